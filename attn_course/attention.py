@@ -1,0 +1,147 @@
+"""Attention as a soft lookup, and scaled dot-product attention (notebooks 03 and 04)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .masks import causal_mask
+from .runtime import check_shape, require_floating
+from .softmax import softmax
+
+__all__ = ["scaled_dot_product_attention", "gaussian_kernel_weights", "KernelRegression"]
+
+
+def _check_inputs(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> tuple[int, ...]:
+    """Validate q, k, v; return the broadcast shape of the scores ``(..., L, S)``."""
+    for name, x in (("query", query), ("key", key), ("value", value)):
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"{name}: expected a torch.Tensor, got {type(x).__name__}")
+        require_floating(name, x)
+    for name, x in (("key", key), ("value", value)):
+        if x.dtype != query.dtype:
+            raise TypeError(f"{name}: expected dtype {query.dtype} (query's), got {x.dtype}")
+    L, E = check_shape(query, "... L E", name="query").values()
+    S = check_shape(key, "... S E", name="key", E=E)["S"]
+    check_shape(value, "... S Ev", name="value", S=S)
+    try:
+        batch = torch.broadcast_shapes(query.shape[:-2], key.shape[:-2], value.shape[:-2])
+    except RuntimeError:
+        raise ValueError(
+            f"key/value: leading (batch) axes {tuple(key.shape[:-2])} and {tuple(value.shape[:-2])} "
+            f"do not broadcast with query's {tuple(query.shape[:-2])}"
+        ) from None
+    return (*batch, L, S)
+
+
+def _check_mask(attn_mask: torch.Tensor, scores_shape: tuple[int, ...]) -> None:
+    if not isinstance(attn_mask, torch.Tensor):
+        raise TypeError(f"attn_mask: expected a torch.Tensor, got {type(attn_mask).__name__}")
+    if attn_mask.dtype != torch.bool and not attn_mask.is_floating_point():
+        raise TypeError(
+            f"attn_mask: expected dtype torch.bool (True = may attend) or a float dtype "
+            f"(added to the scores), got {attn_mask.dtype}"
+        )
+    try:
+        fits = torch.broadcast_shapes(attn_mask.shape, scores_shape) == torch.Size(scores_shape)
+    except RuntimeError:
+        fits = False
+    if not fits:
+        raise ValueError(
+            f"attn_mask: expected a shape that broadcasts to the scores (..., L, S) = {scores_shape}, "
+            f"got {tuple(attn_mask.shape)}"
+        )
+
+
+def scaled_dot_product_attention(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attn_mask: torch.Tensor | None = None,
+    is_causal: bool = False,
+    scale: float | None = None,
+    return_weights: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """Scaled dot-product attention, ``softmax(Q Kᵀ · scale + mask) V``, written for clarity.
+
+    Same meaning as ``torch.nn.functional.scaled_dot_product_attention`` (without dropout).
+
+    Args:
+        query: ``(..., L, E)``.
+        key: ``(..., S, E)``.
+        value: ``(..., S, Ev)``; leading axes of the three broadcast.
+        attn_mask: broadcastable to ``(..., L, S)``. Boolean: True where a query may attend.
+            Float: added to the scores (``-inf`` blocks a key).
+        is_causal: apply ``causal_mask(L, S)`` (top-left aligned); not with ``attn_mask``.
+        scale: multiplies the scores; defaults to ``1 / sqrt(E)``.
+        return_weights: also return the attention weights.
+
+    Returns:
+        The output ``(..., L, Ev)``, or ``(output, weights)`` with weights ``(..., L, S)``.
+        A query whose every key is masked gets zero weights and an output of zeros.
+
+    Introduced in notebook 04.
+    """
+    scores_shape = _check_inputs(query, key, value)
+    if is_causal and attn_mask is not None:
+        raise ValueError("attn_mask: give either attn_mask or is_causal=True, not both")
+    if attn_mask is not None:
+        _check_mask(attn_mask, scores_shape)
+    L, S = scores_shape[-2:]
+    if scale is None:
+        scale = 1.0 / math.sqrt(query.size(-1))
+    scores = (query @ key.transpose(-2, -1)) * scale  # (..., L, E) @ (..., E, S) -> (..., L, S)
+    if is_causal:
+        attn_mask = causal_mask(L, S, device=query.device)  # (L, S)
+    if attn_mask is not None and attn_mask.dtype == torch.bool:
+        scores = scores.masked_fill(~attn_mask, float("-inf"))  # blocked keys score -inf
+    elif attn_mask is not None:
+        scores = scores + attn_mask.to(scores.dtype)  # float mask: added to the scores
+    weights = softmax(scores, dim=-1)  # (..., L, S); rows of only -inf give zeros
+    output = weights @ value  # (..., L, S) @ (..., S, Ev) -> (..., L, Ev)
+    return (output, weights) if return_weights else output
+
+
+def gaussian_kernel_weights(queries: torch.Tensor, keys: torch.Tensor, bandwidth: float | torch.Tensor) -> torch.Tensor:
+    """Nadaraya–Watson weights: ``softmax_j(-(x_i - x_j)² / (2 h²))`` for scalar inputs.
+
+    Args:
+        queries: ``(..., L)`` query positions.
+        keys: ``(..., S)`` key positions.
+        bandwidth: ``h > 0``; a float or a tensor (learnable).
+
+    Returns:
+        Weights ``(..., L, S)``, each row summing to 1.
+
+    Introduced in notebook 03.
+    """
+    require_floating("queries", queries)
+    require_floating("keys", keys)
+    distance = queries[..., :, None] - keys[..., None, :]  # (..., L, 1) - (..., 1, S) -> (..., L, S)
+    return softmax(-(distance**2) / (2 * bandwidth**2), dim=-1)
+
+
+class KernelRegression(nn.Module):
+    """Attention pooling as kernel regression, with a learned bandwidth (notebook 03).
+
+    ``forward(queries, keys, values)`` with queries ``(L,)``, keys and values ``(S,)``
+    returns predictions ``(L,)``: each a weighted average of the values whose keys lie near
+    the query, with weights from :func:`gaussian_kernel_weights`.
+    """
+
+    def __init__(self, bandwidth: float = 1.0) -> None:
+        super().__init__()
+        if not bandwidth > 0:
+            raise ValueError(f"bandwidth: expected a positive number, got {bandwidth!r}")
+        self.log_bandwidth = nn.Parameter(torch.tensor(math.log(bandwidth)))  # log keeps h > 0
+
+    @property
+    def bandwidth(self) -> float:
+        """The current bandwidth ``h``."""
+        return float(self.log_bandwidth.detach().exp())
+
+    def forward(self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        self.weights = gaussian_kernel_weights(queries, keys, self.log_bandwidth.exp())  # (L, S)
+        return self.weights @ values  # (L, S) @ (S,) -> (L,)

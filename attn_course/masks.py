@@ -1,0 +1,67 @@
+"""Boolean attention masks, True = may attend (notebook 04)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+__all__ = ["causal_mask", "padding_mask"]
+
+
+def _check_length(name: str, n: object) -> int:
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"{name}: expected a non-negative int, got {type(n).__name__} {n!r}")
+    if n < 0:
+        raise ValueError(f"{name}: expected a non-negative int, got {n}")
+    return n
+
+
+def causal_mask(L: int, S: int | None = None, device: torch.device | str | None = None) -> torch.Tensor:
+    """Causal mask: query ``i`` may attend to key ``j`` when ``j <= i`` (top-left aligned).
+
+    Args:
+        L: number of queries.
+        S: number of keys (defaults to ``L``). When ``L != S`` the diagonal starts at the
+           top-left corner, as PyTorch's ``is_causal``.
+        device: where to build the mask.
+
+    Returns:
+        Boolean tensor of shape ``(L, S)``, True on and below the diagonal.
+
+    Introduced in notebook 04.
+    """
+    L = _check_length("L", L)
+    S = L if S is None else _check_length("S", S)
+    return torch.ones(L, S, dtype=torch.bool, device=device).tril()  # (L, S)
+
+
+def padding_mask(lengths: Sequence[int] | torch.Tensor, max_len: int | None = None) -> torch.Tensor:
+    """Key-padding mask: True at the real tokens of each sequence, False at padding.
+
+    Args:
+        lengths: the real length of each of ``B`` sequences (a list or a 1-D integer tensor).
+        max_len: the padded length ``S`` (defaults to the longest length).
+
+    Returns:
+        Boolean tensor of shape ``(B, S)``. Index it as ``mask[:, None, :]`` to broadcast
+        over queries ``(B, L, S)``, or ``mask[:, None, None, :]`` over heads ``(B, H, L, S)``.
+
+    Introduced in notebook 04.
+    """
+    if not isinstance(lengths, torch.Tensor):
+        if any(isinstance(n, bool) or not isinstance(n, int) for n in lengths):
+            raise TypeError(f"lengths: expected a sequence of ints, got {list(lengths)!r}")
+        lengths = torch.tensor(list(lengths), dtype=torch.long)
+    if lengths.dtype.is_floating_point or lengths.dtype == torch.bool or lengths.is_complex():
+        raise TypeError(f"lengths: expected an integer tensor, got dtype {lengths.dtype}")
+    if lengths.ndim != 1:
+        raise ValueError(f"lengths: expected shape (B,), got {tuple(lengths.shape)}")
+    longest = int(lengths.max()) if lengths.numel() else 0
+    S = longest if max_len is None else _check_length("max_len", max_len)
+    if lengths.numel() and int(lengths.min()) < 0:
+        raise ValueError(f"lengths: expected non-negative lengths, got {lengths.tolist()}")
+    if longest > S:
+        raise ValueError(f"max_len: expected at least the longest length {longest}, got {S}")
+    positions = torch.arange(S, device=lengths.device)  # (S,)
+    return positions[None, :] < lengths[:, None]  # (1, S) < (B, 1) -> (B, S)

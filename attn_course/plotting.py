@@ -1,0 +1,57 @@
+"""The one attention heatmap used across the course (notebook 01 onwards)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+__all__ = ["plot_attention"]
+
+
+def plot_attention(weights, query_labels: Sequence[str] | None = None, key_labels: Sequence[str] | None = None,
+                   ax=None, title: str | None = None, annotate: bool | None = None):
+    """Draw attention weights (or scores) as a heatmap: queries down, keys across.
+
+    Args:
+        weights: ``(L, S)`` tensor or array (a leading axis of size 1 is dropped).
+        query_labels: ``L`` row labels (the queries).
+        key_labels: ``S`` column labels (the keys).
+        ax: a matplotlib axes to draw in; a new figure if None.
+        title: the axes title.
+        annotate: write each value in its cell; defaults to True when at most 12 × 12.
+
+    Returns:
+        The matplotlib axes. Introduced in notebook 01.
+    """
+    import matplotlib.pyplot as plt
+
+    if isinstance(weights, torch.Tensor):
+        weights = weights.detach().to("cpu", torch.float64).numpy()
+    w = np.asarray(weights, dtype=float)
+    while w.ndim > 2 and w.shape[0] == 1:
+        w = w[0]
+    if w.ndim != 2:
+        raise ValueError(f"weights: expected shape (L, S), got {tuple(np.shape(weights))}")
+    L, S = w.shape
+    for name, labels, n in (("query_labels", query_labels, L), ("key_labels", key_labels, S)):
+        if labels is not None and len(labels) != n:
+            raise ValueError(f"{name}: expected {n} labels, got {len(labels)}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(3.0, 0.5 * S + 1.5), max(2.5, 0.45 * L + 1.0)))
+    probabilities = np.isfinite(w).all() and w.min() >= 0 and w.max() <= 1
+    image = ax.imshow(w, cmap="viridis", vmin=0 if probabilities else None, vmax=1 if probabilities else None)
+    ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    ax.set_xticks(range(S), key_labels if key_labels is not None else range(S), rotation=90 if key_labels else 0)
+    ax.set_yticks(range(L), query_labels if query_labels is not None else range(L))
+    ax.set_xlabel("key (attended to)")
+    ax.set_ylabel("query (attending)")
+    ax.set_title(title or ("attention weights" if probabilities else "scores"))
+    if annotate if annotate is not None else (L <= 12 and S <= 12):
+        middle = np.nanmean(w[np.isfinite(w)]) if np.isfinite(w).any() else 0.0
+        for i in range(L):
+            for j in range(S):
+                ax.text(j, i, f"{w[i, j]:.2f}", ha="center", va="center", fontsize=8,
+                        color="black" if w[i, j] > middle else "white")
+    return ax

@@ -1,0 +1,83 @@
+"""Softmax: from scores to weights, stably, with a temperature (notebook 02)."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+from .runtime import require_floating
+
+__all__ = ["softmax", "logsumexp"]
+
+Array = TypeVar("Array", torch.Tensor, np.ndarray)
+
+
+def _check(x: Array, dim: int, temperature: float) -> None:
+    require_floating("x", x)
+    if not -x.ndim <= dim < max(x.ndim, 1):
+        raise ValueError(f"dim: expected an axis of x, which has shape {tuple(x.shape)}, got dim={dim}")
+    if not temperature > 0:
+        raise ValueError(f"temperature: expected a positive number, got {temperature!r}")
+
+
+def _row_max(z: Array, dim: int) -> Array:
+    """The maximum along ``dim`` (kept), with rows of only ``-inf`` shifted by 0 instead."""
+    if isinstance(z, torch.Tensor):
+        m = z.amax(dim=dim, keepdim=True)
+        return torch.where(torch.isneginf(m), torch.zeros_like(m), m)
+    m = z.max(axis=dim, keepdims=True)
+    return np.where(np.isneginf(m), 0.0, m).astype(z.dtype)
+
+
+def softmax(x: Array, dim: int = -1, temperature: float = 1.0) -> Array:
+    """Numerically stable softmax of ``x / temperature`` along ``dim``.
+
+    Subtracting each row's maximum before ``exp`` keeps every exponent at or below 0,
+    so inputs of any finite size give finite weights. A row whose entries are all
+    ``-inf`` (nothing may be attended) gives zeros, not NaN, as PyTorch's
+    ``scaled_dot_product_attention`` does.
+
+    Args:
+        x: scores, a floating-point torch tensor or NumPy array of any shape.
+        dim: the axis that sums to 1.
+        temperature: above 1 flattens the weights, below 1 sharpens them.
+
+    Returns:
+        Weights of the same shape and kind (tensor or array) as ``x``.
+
+    Introduced in notebook 02.
+    """
+    _check(x, dim, temperature)
+    z = x / temperature
+    z = z - _row_max(z, dim)  # every exponent <= 0: no overflow
+    if isinstance(z, torch.Tensor):
+        e = torch.exp(z)
+        total = e.sum(dim=dim, keepdim=True)
+        return e / torch.where(total == 0, torch.ones_like(total), total)
+    e = np.exp(z)
+    total = e.sum(axis=dim, keepdims=True)
+    return e / np.where(total == 0, 1.0, total).astype(e.dtype)
+
+
+def logsumexp(x: Array, dim: int = -1, keepdim: bool = False) -> Array:
+    """``log(sum(exp(x)))`` along ``dim``, computed without overflow.
+
+    Args:
+        x: a floating-point torch tensor or NumPy array.
+        dim: the axis to reduce.
+        keepdim: keep ``dim`` with size 1 (as ``torch.logsumexp``).
+
+    Returns:
+        Same kind as ``x``. ``softmax(x)`` equals ``exp(x - logsumexp(x, keepdim=True))``.
+
+    Introduced in notebook 02.
+    """
+    _check(x, dim, 1.0)
+    m = _row_max(x, dim)  # (..., 1, ...): shift so the largest exponent is 0
+    if isinstance(x, torch.Tensor):
+        out = m + torch.log(torch.exp(x - m).sum(dim=dim, keepdim=True))
+        return out if keepdim else out.squeeze(dim)
+    out = m + np.log(np.exp(x - m).sum(axis=dim, keepdims=True))
+    return out if keepdim else out.squeeze(axis=dim)

@@ -1,0 +1,172 @@
+"""Every checker accepts the reference solution and names every listed mistake."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import attn_course as ac
+from attn_course.exercises import lookup, masking, similarity, softmax
+from attn_course.exercises.core import Hints
+
+
+def t(x):
+    return x.transpose(-2, -1)
+
+
+def sdpa_with(scale_fn=lambda E: 1 / math.sqrt(E), dim=-1, fill=float("-inf"), invert=False, after=False, ignore=False):
+    """An attention function with one chosen mistake; the defaults are right."""
+    def fn(q, k, v, mask=None):
+        s = q @ t(k) * scale_fn(q.shape[-1])
+        keep = None if mask is None or ignore else (~mask if invert else mask)
+        if keep is not None and not after:
+            s = s.masked_fill(~keep, fill)
+        w = torch.softmax(s, dim=dim)
+        return (w * keep if after and keep is not None else w) @ v
+    return fn
+
+
+def naive_softmax(x):
+    e = torch.exp(x)
+    return e / e.sum(-1, keepdim=True)
+
+
+REFERENCES = [
+    (similarity.dot_scores, lambda q, k: q @ k.swapaxes(-2, -1)),
+    (similarity.cosine_scores, ac.cosine_scores),
+    (softmax.softmax, lambda x: ac.softmax(x)),
+    (softmax.softmax_temperature, lambda x, temp: ac.softmax(x, temperature=temp)),
+    (softmax.logsumexp, lambda x: ac.logsumexp(x)),
+    (lookup.soft_lookup, lambda q, k, v: ac.softmax(q @ k.T) @ v),
+    (lookup.kernel_weights, ac.gaussian_kernel_weights),
+    (masking.scaled_dot_product_attention, lambda q, k, v, mask=None: ac.scaled_dot_product_attention(q, k, v, mask)),
+    (masking.causal_mask, ac.causal_mask),
+    (masking.padding_mask, ac.padding_mask),
+]
+
+
+@pytest.mark.parametrize("check, solution", REFERENCES, ids=lambda x: getattr(x, "__name__", ""))
+def test_reference_solution_passes(check, solution):
+    result = check(solution)
+    assert result.status == "correct" and bool(result), repr(result)
+    assert repr(result).startswith("✅") and "correct" in result._repr_html_()
+
+
+MISTAKES = [
+    (similarity.dot_scores, lambda q, k: k @ q.swapaxes(-2, -1), "K Qᵀ"),
+    (similarity.dot_scores, lambda q, k: q @ k.T, "transpose only the last two axes"),
+    (similarity.cosine_scores, lambda q, k: q @ t(k), "plain dot products"),
+    (similarity.cosine_scores, lambda q, k: (q / q.norm(dim=-1, keepdim=True)) @ t(k), "only the queries"),
+    (similarity.cosine_scores, lambda q, k: (q / q.norm(dim=-2, keepdim=True)) @ t(k / k.norm(dim=-2, keepdim=True)),
+     "wrong axis"),
+    (softmax.softmax, lambda x: torch.softmax(x, 0), "normalised over the first axis"),
+    (softmax.softmax, naive_softmax, "Overflow"),
+    (softmax.softmax, lambda x: naive_softmax(x - x.max()), "one maximum for the whole tensor"),
+    (softmax.softmax, lambda x: torch.exp(x - x.amax(-1, keepdim=True)), "do not sum to 1"),
+    (softmax.softmax_temperature, lambda x, temp: torch.softmax(x * temp, -1), "multiplied by the temperature"),
+    (softmax.softmax_temperature, lambda x, temp: torch.softmax(x, -1), "no effect"),
+    (softmax.logsumexp, lambda x: torch.log(torch.exp(x).sum(-1)), "Overflow"),
+    (softmax.logsumexp, lambda x: torch.log(torch.exp(x - x.amax(-1, keepdim=True)).sum(-1)), "add it back"),
+    (softmax.logsumexp, lambda x: torch.logsumexp(x, -1, keepdim=True), "kept the reduced axis"),
+    (lookup.soft_lookup, lambda q, k, v: torch.softmax(q @ k.T, 0) @ v, "over the queries"),
+    (lookup.soft_lookup, lambda q, k, v: (q @ k.T) @ v, "without softmax"),
+    (lookup.soft_lookup, lambda q, k, v: torch.softmax(q @ k.T, -1) @ k, "averaged the keys"),
+    (lookup.kernel_weights, lambda a, b, h: torch.softmax((a[:, None] - b) ** 2 / (2 * h**2), -1), "sign is flipped"),
+    (lookup.kernel_weights, lambda a, b, h: torch.softmax(-((a[:, None] - b) ** 2) / (2 * h), -1), "bandwidth must"),
+    (lookup.kernel_weights, lambda a, b, h: torch.softmax(-((a[:, None] - b) ** 2) / h**2, -1), "factor 2"),
+    (lookup.kernel_weights, lambda a, b, h: torch.exp(-((a[:, None] - b) ** 2) / (2 * h**2)), "normalise each row"),
+    (masking.scaled_dot_product_attention, sdpa_with(scale_fn=lambda E: 1.0), "not scaled"),
+    (masking.scaled_dot_product_attention, sdpa_with(scale_fn=lambda E: 1 / E), "divided by E"),
+    (masking.scaled_dot_product_attention, sdpa_with(dim=-2), "softmax over the queries"),
+    (masking.scaled_dot_product_attention, sdpa_with(after=True), "after softmax"),
+    (masking.scaled_dot_product_attention, sdpa_with(fill=0.0), "set to 0"),
+    (masking.scaled_dot_product_attention, sdpa_with(invert=True), "inverted"),
+    (masking.scaled_dot_product_attention, sdpa_with(ignore=True), "mask was ignored"),
+    (masking.causal_mask, lambda L: torch.ones(L, L, dtype=torch.bool).tril(-1), "diagonal must be True"),
+    (masking.causal_mask, lambda L: torch.ones(L, L, dtype=torch.bool).tril(1), "one key of the future"),
+    (masking.causal_mask, lambda L: ~torch.ones(L, L, dtype=torch.bool).tril(), "inverted"),
+    (masking.causal_mask, lambda L: torch.ones(L, L).tril(), "dtype is torch.float32, expected torch.bool (the values"),
+    (masking.padding_mask, lambda n, S: ~ac.padding_mask(n, S), "key_padding_mask"),
+    (masking.padding_mask, lambda n, S: torch.arange(S)[None] <= torch.tensor(n)[:, None], "off by one"),
+    (masking.padding_mask, lambda n, S: ac.padding_mask(n, S).T, "transposed"),
+]
+
+
+@pytest.mark.parametrize("check, fn, phrase", MISTAKES, ids=[f"{c.__name__}-{p[:20]}" for c, _, p in MISTAKES])
+def test_mistake_is_named(check, fn, phrase):
+    result = check(fn)
+    assert result.status == "wrong" and not result
+    assert phrase.lower() in result.message.lower(), result.message
+
+
+def _not_implemented(*args):
+    raise NotImplementedError("your code here")
+
+
+def _mutates(x):
+    x -= x.amax(-1, keepdim=True)
+    return torch.softmax(x, -1)
+
+
+def _raises(x):
+    return x @ x  # (3, 5) @ (3, 5): a shape error in the learner's own line
+
+
+GENERIC = [
+    (_not_implemented, "not attempted", "Replace `raise NotImplementedError`"),
+    (lambda x: None, "wrong", "returned None: did you forget `return`?"),
+    (lambda x: x.numpy(), "wrong", "returned a numpy.ndarray; expected a torch.Tensor"),
+    (lambda x: (torch.softmax(x, -1), x), "wrong", "did you return several values?"),
+    (lambda x: torch.softmax(x, -1)[..., :-1], "wrong", "wrong shape"),
+    (lambda x: torch.softmax(x, -1).sum(-1), "wrong", "wrong number of dimensions"),
+    (lambda x: torch.softmax(x, -1).double(), "wrong", "dtype is torch.float64, expected torch.float32 (the values"),
+    (lambda x: torch.softmax(x, -1) * 1.1, "wrong", "values differ on scores of shape (3, 5): largest difference"),
+    (lambda x: torch.full_like(x, float("nan")), "wrong", "Overflow"),
+    (_mutates, "wrong", "changed its input argument 1 in place"),
+    (_raises, "wrong", "raised RuntimeError"),
+    (42, "wrong", "pass your function itself"),
+]
+
+
+@pytest.mark.parametrize("fn, status, phrase", GENERIC, ids=[p[:25] for _, _, p in GENERIC])
+def test_every_failure_is_one_clear_line_never_an_exception(fn, status, phrase):
+    result = softmax.softmax(fn)
+    assert result.status == status and phrase.lower() in result.message.lower(), result.message
+    assert "\n" not in repr(result)
+
+
+def test_learner_exception_reports_function_and_line_without_paths():
+    result = softmax.softmax(_raises)
+    assert "(in _raises, line" in result.message and "/" not in result.message.split("(in")[1]
+
+
+def test_generic_nan_message_when_no_named_mistake():
+    result = masking.causal_mask(lambda L: torch.ones(L, L, dtype=torch.bool).tril() if L == 1 else torch.zeros(1))
+    assert result.status == "wrong" and "shape" in result.message
+
+
+def test_hints_come_one_at_a_time_then_stop():
+    hints = Hints({"demo": ["first", "second"]})
+    shown = [hints.hint("demo").message for _ in range(3)]
+    assert shown == ["Hint 1 of 2: first", "Hint 2 of 2: second", "No more hints: open the hidden solution cell below "
+                     "the check."]
+    assert "choose one of ['demo']" in hints.hint("other").message
+    assert repr(hints.hint("demo")).startswith("💡 demo:")
+
+
+def test_each_module_hints_every_exercise():
+    for module, names in [(similarity, ["dot_scores", "cosine_scores"]),
+                          (softmax, ["softmax", "softmax_temperature", "logsumexp"]),
+                          (lookup, ["soft_lookup", "kernel_weights"]),
+                          (masking, ["scaled_dot_product_attention", "causal_mask", "padding_mask"])]:
+        for name in names:
+            assert module.hint(name).message.startswith("Hint 1 of"), (module.__name__, name)
+
+
+def test_checker_inputs_do_not_depend_on_global_rng():
+    torch.manual_seed(1)
+    first = repr(softmax.softmax(lambda x: torch.softmax(x, -1) * 1.1))
+    torch.manual_seed(2)
+    np.random.seed(2)
+    assert repr(softmax.softmax(lambda x: torch.softmax(x, -1) * 1.1)) == first
