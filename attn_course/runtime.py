@@ -91,7 +91,7 @@ def check_shape(tensor: Any, spec: str, *, name: str = "tensor", **sizes: int) -
     for letter, size in zip(letters, shape[len(shape) - len(letters):], strict=True):
         want = sizes.get(letter, found.get(letter))
         if want is not None and want != size:
-            raise ValueError(f"{name}: expected shape {expected} with {letter}={want}, got {shape}")
+            raise ValueError(f"{name}: expected shape {expected}, got {shape} ({letter} is {size}, expected {want})")
         found[letter] = size
     return found
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import attn_course as ac
-from attn_course.exercises import lookup, masking, similarity, softmax
+from attn_course.exercises import lookup, masking, similarity, softmax, welcome
 from attn_course.exercises.core import Hints
 
 
@@ -33,6 +33,7 @@ def naive_softmax(x):
 
 
 REFERENCES = [
+    (welcome.last_token, lambda x: x[:, -1]),
     (similarity.dot_scores, lambda q, k: q @ k.swapaxes(-2, -1)),
     (similarity.cosine_scores, ac.cosine_scores),
     (softmax.softmax, lambda x: ac.softmax(x)),
@@ -54,6 +55,10 @@ def test_reference_solution_passes(check, solution):
 
 
 MISTAKES = [
+    (welcome.last_token, lambda x: x[-1], "last sequence of the batch"),
+    (welcome.last_token, lambda x: x[..., -1], "last feature"),
+    (welcome.last_token, lambda x: x[:, -1:], "kept the length axis"),
+    (welcome.last_token, lambda x: x[:, 0], "first token"),
     (similarity.dot_scores, lambda q, k: k @ q.swapaxes(-2, -1), "K Qᵀ"),
     (similarity.dot_scores, lambda q, k: q @ k.T, "transpose only the last two axes"),
     (similarity.cosine_scores, lambda q, k: q @ t(k), "plain dot products"),
@@ -156,7 +161,7 @@ def test_hints_come_one_at_a_time_then_stop():
 
 
 def test_each_module_hints_every_exercise():
-    for module, names in [(similarity, ["dot_scores", "cosine_scores"]),
+    for module, names in [(welcome, ["last_token"]), (similarity, ["dot_scores", "cosine_scores"]),
                           (softmax, ["softmax", "softmax_temperature", "logsumexp"]),
                           (lookup, ["soft_lookup", "kernel_weights"]),
                           (masking, ["scaled_dot_product_attention", "causal_mask", "padding_mask"])]:

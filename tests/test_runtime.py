@@ -37,8 +37,8 @@ def test_check_shape_returns_sizes():
     "shape, spec, sizes, message",
     [
         ((2, 3), "B L E", {}, r"x: expected shape \(B, L, E\), got \(2, 3\)"),
-        ((2, 3, 4), "B L E", {"E": 8}, r"x: expected shape \(B, L, E=8\) with E=8, got \(2, 3, 4\)"),
-        ((4, 5), "L L", {}, r"with L=4, got \(4, 5\)"),
+        ((2, 3, 4), "B L E", {"E": 8}, r"x: expected shape \(B, L, E=8\), got \(2, 3, 4\) \(E is 4, expected 8\)"),
+        ((4, 5), "L L", {}, r"got \(4, 5\) \(L is 5, expected 4\)"),
         ((3,), "... L E", {}, r"expected shape \(\.\.\., L, E\), got \(3,\)"),
     ],
 )
