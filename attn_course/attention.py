@@ -104,31 +104,40 @@ def scaled_dot_product_attention(
     return (output, weights) if return_weights else output
 
 
-def gaussian_kernel_weights(queries: torch.Tensor, keys: torch.Tensor, bandwidth: float | torch.Tensor) -> torch.Tensor:
+def gaussian_kernel_weights(queries: torch.Tensor, keys: torch.Tensor, bandwidth: float | torch.Tensor,
+                            attn_mask: torch.Tensor | None = None) -> torch.Tensor:
     """Nadaraya–Watson weights: ``softmax_j(-(x_i - x_j)² / (2 h²))`` for scalar inputs.
 
     Args:
         queries: ``(..., L)`` query positions.
         keys: ``(..., S)`` key positions.
         bandwidth: ``h > 0``; a float or a tensor (learnable).
+        attn_mask: optional boolean, broadcastable to ``(..., L, S)``, True where a query may
+            attend; e.g. ``~torch.eye(S, dtype=torch.bool)`` for leave-one-out.
 
     Returns:
-        Weights ``(..., L, S)``, each row summing to 1.
+        Weights ``(..., L, S)``, each row summing to 1 (a row with no allowed key: zeros).
 
     Introduced in notebook 03.
     """
     require_floating("queries", queries)
     require_floating("keys", keys)
     distance = queries[..., :, None] - keys[..., None, :]  # (..., L, 1) - (..., 1, S) -> (..., L, S)
-    return softmax(-(distance**2) / (2 * bandwidth**2), dim=-1)
+    scores = -(distance**2) / (2 * bandwidth**2)  # near keys score high
+    if attn_mask is not None:
+        if not isinstance(attn_mask, torch.Tensor) or attn_mask.dtype != torch.bool:
+            raise TypeError(f"attn_mask: expected a boolean tensor (True = may attend), got {attn_mask!r:.60}")
+        _check_mask(attn_mask, tuple(scores.shape))
+        scores = scores.masked_fill(~attn_mask, float("-inf"))
+    return softmax(scores, dim=-1)
 
 
 class KernelRegression(nn.Module):
     """Attention pooling as kernel regression, with a learned bandwidth (notebook 03).
 
-    ``forward(queries, keys, values)`` with queries ``(L,)``, keys and values ``(S,)``
-    returns predictions ``(L,)``: each a weighted average of the values whose keys lie near
-    the query, with weights from :func:`gaussian_kernel_weights`.
+    ``forward(queries, keys, values, attn_mask=None)`` with queries ``(L,)``, keys and values
+    ``(S,)`` returns predictions ``(L,)``: each a weighted average of the values whose keys lie
+    near the query, with weights from :func:`gaussian_kernel_weights` (kept in ``self.weights``).
     """
 
     def __init__(self, bandwidth: float = 1.0) -> None:
@@ -142,6 +151,7 @@ class KernelRegression(nn.Module):
         """The current bandwidth ``h``."""
         return float(self.log_bandwidth.detach().exp())
 
-    def forward(self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-        self.weights = gaussian_kernel_weights(queries, keys, self.log_bandwidth.exp())  # (L, S)
+    def forward(self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
+                attn_mask: torch.Tensor | None = None) -> torch.Tensor:
+        self.weights = gaussian_kernel_weights(queries, keys, self.log_bandwidth.exp(), attn_mask)  # (L, S)
         return self.weights @ values  # (L, S) @ (S,) -> (L,)

@@ -17,7 +17,8 @@ def _check_length(name: str, n: object) -> int:
     return n
 
 
-def causal_mask(L: int, S: int | None = None, device: torch.device | str | None = None) -> torch.Tensor:
+def causal_mask(L: int, S: int | None = None, device: torch.device | str | None = None,
+                align: str = "top-left") -> torch.Tensor:
     """Causal mask: query ``i`` may attend to key ``j`` when ``j <= i`` (top-left aligned).
 
     Args:
@@ -25,6 +26,8 @@ def causal_mask(L: int, S: int | None = None, device: torch.device | str | None 
         S: number of keys (defaults to ``L``). When ``L != S`` the diagonal starts at the
            top-left corner, as PyTorch's ``is_causal``.
         device: where to build the mask.
+        align: ``"top-left"`` (PyTorch's ``is_causal``) or ``"bottom-right"`` (FlashAttention's,
+           and decoding with a cache: the last query sees every key, ``j <= i + S - L``).
 
     Returns:
         Boolean tensor of shape ``(L, S)``, True on and below the diagonal.
@@ -33,7 +36,10 @@ def causal_mask(L: int, S: int | None = None, device: torch.device | str | None 
     """
     L = _check_length("L", L)
     S = L if S is None else _check_length("S", S)
-    return torch.ones(L, S, dtype=torch.bool, device=device).tril()  # (L, S)
+    if align not in ("top-left", "bottom-right"):
+        raise ValueError(f"align: expected 'top-left' or 'bottom-right', got {align!r}")
+    shift = 0 if align == "top-left" else S - L
+    return torch.ones(L, S, dtype=torch.bool, device=device).tril(diagonal=shift)  # (L, S)
 
 
 def padding_mask(lengths: Sequence[int] | torch.Tensor, max_len: int | None = None) -> torch.Tensor:

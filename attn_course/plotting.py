@@ -11,7 +11,8 @@ __all__ = ["plot_attention"]
 
 
 def plot_attention(weights, query_labels: Sequence[str] | None = None, key_labels: Sequence[str] | None = None,
-                   ax=None, title: str | None = None, annotate: bool | None = None):
+                   ax=None, title: str | None = None, annotate: bool | None = None,
+                   vmin: float | None = None, vmax: float | None = None):
     """Draw attention weights (or scores) as a heatmap: queries down, keys across.
 
     Args:
@@ -21,6 +22,8 @@ def plot_attention(weights, query_labels: Sequence[str] | None = None, key_label
         ax: a matplotlib axes to draw in; a new figure if None.
         title: the axes title.
         annotate: write each value in its cell; defaults to True when at most 12 × 12.
+        vmin, vmax: the colour scale's ends; weights default to 0 and 1 so that figures compare,
+            scores to their range. Pass ``vmax=float(w.max())`` to spread out flat weights.
 
     Returns:
         The matplotlib axes. Introduced in notebook 01.
@@ -41,7 +44,9 @@ def plot_attention(weights, query_labels: Sequence[str] | None = None, key_label
     if ax is None:
         _, ax = plt.subplots(figsize=(max(3.0, 0.5 * S + 1.5), max(2.5, 0.45 * L + 1.0)))
     probabilities = np.isfinite(w).all() and w.min() >= 0 and w.max() <= 1
-    image = ax.imshow(w, cmap="viridis", vmin=0 if probabilities else None, vmax=1 if probabilities else None)
+    if probabilities:
+        vmin, vmax = (0.0 if vmin is None else vmin), (1.0 if vmax is None else vmax)
+    image = ax.imshow(w, cmap="viridis", vmin=vmin, vmax=vmax)
     ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
     ax.set_xticks(range(S), key_labels if key_labels is not None else range(S), rotation=90 if key_labels else 0)
     ax.set_yticks(range(L), query_labels if query_labels is not None else range(L))
@@ -49,9 +54,8 @@ def plot_attention(weights, query_labels: Sequence[str] | None = None, key_label
     ax.set_ylabel("query (attending)")
     ax.set_title(title or ("attention weights" if probabilities else "scores"))
     if annotate if annotate is not None else (L <= 12 and S <= 12):
-        middle = np.nanmean(w[np.isfinite(w)]) if np.isfinite(w).any() else 0.0
         for i in range(L):
-            for j in range(S):
+            for j in range(S):  # viridis is light above the middle of its scale: dark text there
                 ax.text(j, i, f"{w[i, j]:.2f}", ha="center", va="center", fontsize=8,
-                        color="black" if w[i, j] > middle else "white")
+                        color="black" if image.norm(w[i, j]) > 0.5 else "white")
     return ax

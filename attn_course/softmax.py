@@ -7,18 +7,24 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-from .runtime import require_floating
+from .runtime import is_array, require_floating
 
 __all__ = ["softmax", "logsumexp"]
 
 Array = TypeVar("Array", torch.Tensor, np.ndarray)
 
 
-def _check(x: Array, dim: int, temperature: float) -> None:
+def _check(x: Array, dim: int, temperature: float | Array) -> None:
     require_floating("x", x)
     if not -x.ndim <= dim < max(x.ndim, 1):
         raise ValueError(f"dim: expected an axis of x, which has shape {tuple(x.shape)}, got dim={dim}")
-    if not temperature > 0:
+    if is_array(temperature):  # a tensor of temperatures that broadcasts against x
+        positive = bool((temperature > 0).all())
+    elif isinstance(temperature, (int, float)) and not isinstance(temperature, bool):
+        positive = temperature > 0
+    else:
+        raise TypeError(f"temperature: expected a positive number or tensor, got {type(temperature).__name__}")
+    if not positive:
         raise ValueError(f"temperature: expected a positive number, got {temperature!r}")
 
 
@@ -31,7 +37,7 @@ def _row_max(z: Array, dim: int) -> Array:
     return np.where(np.isneginf(m), 0.0, m).astype(z.dtype)
 
 
-def softmax(x: Array, dim: int = -1, temperature: float = 1.0) -> Array:
+def softmax(x: Array, dim: int = -1, temperature: float | Array = 1.0) -> Array:
     """Numerically stable softmax of ``x / temperature`` along ``dim``.
 
     Subtracting each row's maximum before ``exp`` keeps every exponent at or below 0,
@@ -42,7 +48,8 @@ def softmax(x: Array, dim: int = -1, temperature: float = 1.0) -> Array:
     Args:
         x: scores, a floating-point torch tensor or NumPy array of any shape.
         dim: the axis that sums to 1.
-        temperature: above 1 flattens the weights, below 1 sharpens them.
+        temperature: above 1 flattens the weights, below 1 sharpens them; a number, or a
+            tensor/array that broadcasts against ``x`` (e.g. one temperature per row).
 
     Returns:
         Weights of the same shape and kind (tensor or array) as ``x``.

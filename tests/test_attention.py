@@ -179,6 +179,19 @@ def test_gaussian_kernel_weights_match_direct_formula():
     torch.testing.assert_close(gaussian_kernel_weights(xq, xk, h), kernel / kernel.sum(-1, keepdim=True))
 
 
+def test_gaussian_kernel_weights_mask_and_errors():
+    x = torch.rand(5, dtype=torch.float64)
+    keep = ~torch.eye(5, dtype=torch.bool)  # leave-one-out: a point may not attend to itself
+    w = gaussian_kernel_weights(x, x, 0.2, attn_mask=keep)
+    assert torch.equal(w.diagonal(), torch.zeros(5))
+    full = gaussian_kernel_weights(x, x, 0.2).masked_fill(~keep, 0)
+    torch.testing.assert_close(w, full / full.sum(-1, keepdim=True))
+    with pytest.raises(TypeError, match="attn_mask: expected a boolean tensor"):
+        gaussian_kernel_weights(x, x, 0.2, attn_mask=keep.float())
+    with pytest.raises(ValueError, match=r"attn_mask: expected a shape that broadcasts .* got \(4, 5\)"):
+        gaussian_kernel_weights(x, x, 0.2, attn_mask=keep[:4])
+
+
 def test_kernel_regression_learns_a_sensible_bandwidth():
     torch.manual_seed(0)
     x = torch.sort(5 * torch.rand(60)).values
@@ -188,8 +201,7 @@ def test_kernel_regression_learns_a_sensible_bandwidth():
     leave_one_out = ~torch.eye(60, dtype=torch.bool)
 
     def loss_fn():
-        w = gaussian_kernel_weights(x, x, model.log_bandwidth.exp()).masked_fill(~leave_one_out, 0)
-        return ((w / w.sum(-1, keepdim=True)) @ y - y).square().mean()
+        return (model(x, x, y, attn_mask=leave_one_out) - y).square().mean()
 
     start = loss_fn().item()
     for _ in range(200):

@@ -17,6 +17,22 @@ def test_causal_mask_is_top_left_and_matches_torch_is_causal(L, S):
     torch.testing.assert_close(f(q, k, v, attn_mask=mask), f(q, k, v, is_causal=True))
 
 
+@pytest.mark.parametrize("L, S", [(3, 6), (4, 4), (1, 5), (5, 3)])
+def test_bottom_right_causal_mask_matches_pytorch_causal_lower_right(L, S):
+    from torch.nn.attention.bias import causal_lower_right
+
+    mask = causal_mask(L, S, align="bottom-right")
+    for i in range(L):
+        for j in range(S):
+            assert bool(mask[i, j]) == (j <= i + S - L)
+    q, k, v = torch.randn(2, L, 4), torch.randn(2, S, 4), torch.randn(2, S, 3)
+    if S >= L:  # PyTorch's version leaves rows with no key to NaN-free zeros only when S >= L
+        f = torch.nn.functional.scaled_dot_product_attention
+        torch.testing.assert_close(f(q, k, v, attn_mask=mask), f(q, k, v, attn_mask=causal_lower_right(L, S)))
+    with pytest.raises(ValueError, match="align: expected 'top-left' or 'bottom-right', got 'left'"):
+        causal_mask(L, S, align="left")
+
+
 @pytest.mark.parametrize("bad, error", [(-1, ValueError), (2.0, TypeError), (True, TypeError)])
 def test_causal_mask_bad_sizes(bad, error):
     with pytest.raises(error, match="L: expected a non-negative int"):

@@ -14,7 +14,8 @@ def test_draws_weights_with_labels_and_values():
     assert [t.get_text() for t in ax.get_xticklabels()] == list("wxyz")
     assert [t.get_text() for t in ax.get_yticklabels()] == list("abc")
     assert ax.get_title() == "demo" and len(ax.texts) == 12
-    assert ax.images[0].get_clim() == (0, 1)  # probabilities share one colour scale
+    assert ax.images[0].get_clim() == (0, 1)  # probabilities share one colour scale...
+    assert plot_attention(w, vmax=0.5).images[0].get_clim() == (0, 0.5)  # ...unless asked otherwise
     plt.close("all")
 
 

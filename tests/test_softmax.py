@@ -52,6 +52,11 @@ def test_temperature_divides_the_scores(x, t):
     torch.testing.assert_close(softmax(x, temperature=t), torch.softmax(x / t, -1))
 
 
+def test_one_temperature_per_row():
+    x, t = torch.randn(4, 5), torch.tensor([0.1, 1.0, 3.0, 10.0])[:, None]  # (4, 1) broadcasts over keys
+    torch.testing.assert_close(softmax(x, temperature=t), torch.softmax(x / t, -1))
+
+
 def test_finite_at_magnitude_1e4_float32_where_naive_overflows():
     x = torch.tensor([[1e4, 1e4 - 1, -1e4], [-1e4, -1e4 + 2, -1e4 + 1]])
     naive = torch.exp(x) / torch.exp(x).sum(-1, keepdim=True)
@@ -85,6 +90,8 @@ def test_logsumexp_matches_torch_and_links_to_softmax(shape, dim, keepdim):
         ({"x": [1.0, 2.0]}, TypeError, "x: expected a torch.Tensor or numpy.ndarray, got list"),
         ({"x": torch.randn(2, 3), "dim": 2}, ValueError, r"dim: expected an axis of x, which has shape \(2, 3\)"),
         ({"x": torch.randn(3), "temperature": 0.0}, ValueError, "temperature: expected a positive number"),
+        ({"x": torch.randn(3), "temperature": torch.tensor([1.0, -1.0])}, ValueError, "temperature: expected a positive"),
+        ({"x": torch.randn(3), "temperature": "hot"}, TypeError, "temperature: expected a positive number or tensor"),
     ],
 )
 def test_bad_input(kwargs, error, message):
