@@ -65,9 +65,16 @@ MISTAKES = [
     (similarity.cosine_scores, lambda q, k: (q / q.norm(dim=-1, keepdim=True)) @ t(k), "only the queries"),
     (similarity.cosine_scores, lambda q, k: (q / q.norm(dim=-2, keepdim=True)) @ t(k / k.norm(dim=-2, keepdim=True)),
      "wrong axis"),
-    (softmax.softmax, lambda x: torch.softmax(x, 0), "normalised over the first axis"),
+    (softmax.softmax, lambda x: torch.softmax(x, 0), "axis other than the last"),
     (softmax.softmax, naive_softmax, "Overflow"),
     (softmax.softmax, lambda x: naive_softmax(x - x.max()), "one maximum for the whole tensor"),
+    (softmax.softmax, lambda x: naive_softmax(x - x.amin(-1, keepdim=True)), "minimum or mean"),
+    (softmax.softmax, lambda x: naive_softmax(x - x.mean(-1, keepdim=True)), "row's maximum"),
+    (softmax.softmax, lambda x: torch.softmax(x, -2), "axis other than the last"),
+    (softmax.softmax, lambda x: x.exp() / x.exp().sum(-1), "keepdim=True"),
+    (softmax.logsumexp, lambda x: x.max() + torch.log(torch.exp(x - x.max()).sum(-1)), "one maximum for the whole"),
+    (softmax.logsumexp, lambda x: torch.log(x.sum(-1)), "NaN or inf in your answer"),
+    (similarity.dot_scores, lambda q, k: (q @ k.swapaxes(-2, -1)).astype("float32"), "dtype is float32, expected float64"),
     (softmax.softmax, lambda x: torch.exp(x - x.amax(-1, keepdim=True)), "do not sum to 1"),
     (softmax.softmax_temperature, lambda x, temp: torch.softmax(x * temp, -1), "multiplied by the temperature"),
     (softmax.softmax_temperature, lambda x, temp: torch.softmax(x, -1), "no effect"),
@@ -88,6 +95,13 @@ MISTAKES = [
     (masking.scaled_dot_product_attention, sdpa_with(fill=0.0), "set to 0"),
     (masking.scaled_dot_product_attention, sdpa_with(invert=True), "inverted"),
     (masking.scaled_dot_product_attention, sdpa_with(ignore=True), "mask was ignored"),
+    (masking.scaled_dot_product_attention, lambda q, k, v, mask=None: sdpa_with(invert=True)(q, k, v, mask).nan_to_num(0),
+     "inverted"),  # the same mistake written with a NaN-free softmax
+    (masking.scaled_dot_product_attention, lambda q, k, v, mask=None: ac.scaled_dot_product_attention(
+        q, k, v, None if mask is None else ~mask), "inverted"),
+    (masking.scaled_dot_product_attention, lambda q, k, v, mask=None: ac.scaled_dot_product_attention(
+        q, k, v, mask, scale=k.shape[-2] ** -0.5), "number of keys"),
+    (masking.scaled_dot_product_attention, lambda q, k, v, mask=None: q @ k.T, "k.transpose(-2, -1), not k.T"),
     (masking.causal_mask, lambda L: torch.ones(L, L, dtype=torch.bool).tril(-1), "diagonal must be True"),
     (masking.causal_mask, lambda L: torch.ones(L, L, dtype=torch.bool).tril(1), "one key of the future"),
     (masking.causal_mask, lambda L: ~torch.ones(L, L, dtype=torch.bool).tril(), "inverted"),
@@ -95,9 +109,14 @@ MISTAKES = [
     (masking.padding_mask, lambda n, S: ~ac.padding_mask(n, S), "key_padding_mask"),
     (masking.padding_mask, lambda n, S: torch.arange(S)[None] <= torch.tensor(n)[:, None], "off by one"),
     (masking.padding_mask, lambda n, S: ac.padding_mask(n, S).T, "transposed"),
+    (masking.padding_mask, lambda n, S: torch.arange(S)[None] < torch.tensor(n)[:, None] - 1, "lost its last"),
+    (lookup.soft_lookup, lambda q, k, v: ac.scaled_dot_product_attention(q, k, v), "asks for plain dot products"),
+    (lookup.kernel_weights, lambda a, b, h: torch.softmax(-((a[:, None] - b) ** 2) / 2 * h**2, -1), "precedence"),
+    (lookup.kernel_weights, lambda a, b, h: torch.softmax(-(a[:, None] - b).abs() / (2 * h**2), -1), "absolute value"),
 ]
 
 
+@pytest.mark.filterwarnings("ignore:The use of `x.T`:UserWarning")
 @pytest.mark.parametrize("check, fn, phrase", MISTAKES, ids=[f"{c.__name__}-{p[:20]}" for c, _, p in MISTAKES])
 def test_mistake_is_named(check, fn, phrase):
     result = check(fn)
@@ -143,7 +162,8 @@ def test_every_failure_is_one_clear_line_never_an_exception(fn, status, phrase):
 
 def test_learner_exception_reports_function_and_line_without_paths():
     result = softmax.softmax(_raises)
-    assert "(in _raises, line" in result.message and "/" not in result.message.split("(in")[1]
+    assert "(in _raises, line" in result.message and "/" not in result.message.split("(in")[1].split("Stuck")[0]
+    assert result.message.endswith("Stuck? check.hint('softmax')")
 
 
 def test_generic_nan_message_when_no_named_mistake():

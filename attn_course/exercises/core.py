@@ -61,7 +61,8 @@ class Result:
 class Case:
     """One call of the learner's function and what it should return.
 
-    ``faulty`` maps a message naming a mistake to the output that mistake produces.
+    ``faulty`` maps a message naming a mistake to the output that mistake produces (or to a
+    list of outputs, when the mistake has several equally likely forms).
     ``nonfinite`` explains NaN/inf in the answer; ``on_error`` is added when the learner's
     code raises on this case.
     """
@@ -72,6 +73,12 @@ class Case:
     faulty: dict[str, Any] = field(default_factory=dict)
     nonfinite: str | None = None
     on_error: str | None = None
+
+
+_SHAPE_ERRORS = ("must match the size of tensor", "could not be broadcast", "mismatch in its core dimension",
+                 "cannot be multiplied", "shapes cannot be multiplied")
+_SHAPE_ADVICE = ("The shapes do not line up: did you reduce without keepdim=True, or transpose the wrong axes? "
+                 "Print the shapes inside your function.")
 
 
 def seeded(seed: int) -> torch.Generator:
@@ -122,11 +129,12 @@ def _compare(got: Any, case: Case, atol: float, rtol: float) -> str | None:
     got_t, want_t = _as_tensor(got), _as_tensor(want)
     if got_t.dtype == want_t.dtype and _same(got_t, want_t, atol, rtol):
         return None
-    for message, output in case.faulty.items():  # a known mistake, named (if it shows on this case)
-        if output is None or _same(_as_tensor(output), want_t, atol, rtol):
-            continue
-        if _same(got_t, _as_tensor(output), atol, rtol):
-            return message
+    for message, outputs in case.faulty.items():  # a known mistake, named (if it shows on this case)
+        for output in outputs if isinstance(outputs, list) else [outputs]:
+            if output is None or _same(_as_tensor(output), want_t, atol, rtol):
+                continue
+            if _same(got_t, _as_tensor(output), atol, rtol):
+                return message
     shapes = f"got shape {tuple(got_t.shape)}, expected {tuple(want_t.shape)}"
     if got_t.ndim != want_t.ndim:
         return f"wrong number of dimensions on {case.label}: {shapes}."
@@ -134,7 +142,7 @@ def _compare(got: Any, case: Case, atol: float, rtol: float) -> str | None:
         return f"wrong shape on {case.label}: {shapes}."
     if got_t.dtype != want_t.dtype:
         right = _same(got_t.to(want_t.dtype), want_t, atol, rtol)
-        return f"dtype is {got_t.dtype}, expected {want_t.dtype}" + (" (the values are right)." if right else ".")
+        return f"dtype is {got.dtype}, expected {want.dtype}" + (" (the values are right)." if right else ".")
     if got_t.dtype != torch.bool and not torch.isfinite(got_t).all() and torch.isfinite(want_t).all():
         bad = int((~torch.isfinite(got_t)).sum())
         return case.nonfinite or f"{bad} NaN or inf value(s) on {case.label}, where all should be finite."
@@ -159,9 +167,11 @@ def run_cases(exercise: str, fn: Callable, cases: list[Case], atol: float = 1e-5
             return Result(exercise, "not attempted",
                           "Replace `raise NotImplementedError` with your code, then run this cell again.")
         except Exception as error:  # the learner's bug, reported in one line
-            message = f"your function raised {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
-            return Result(exercise, "wrong", f"{message.rstrip(': ')}{_where(error)} on {case.label}."
-                                             + (f" {case.on_error}" if case.on_error else ""))
+            text = str(error).splitlines()[0] if str(error) else ""
+            advice = case.on_error or (_SHAPE_ADVICE if any(p in text for p in _SHAPE_ERRORS) else None)
+            return Result(exercise, "wrong", f"your function raised {type(error).__name__}: {text}".rstrip(": ")
+                                             + f"{_where(error)} on {case.label}."
+                                             + (f" {advice}" if advice else "") + f" Stuck? check.hint({exercise!r})")
         changed = _mutated(case.args, args)
         if changed is not None:
             return Result(exercise, "wrong", f"your function changed its input argument {changed + 1} in place "

@@ -39,6 +39,8 @@ def soft_lookup(fn: Callable) -> Result:
             "the scores were used without softmax: turn them into weights that are positive and sum to 1.":
                 scores @ v,
             "you averaged the keys; the lookup returns a mix of the values (`weights @ values`).": weights @ k,
+            "you scaled the scores by 1/sqrt(E): this exercise asks for plain dot products (scaling comes in 04).":
+                torch.softmax(scores / E**0.5, dim=-1) @ v,
         }
         cases.append(Case(label, (q, k, v), weights @ v, faulty))
     return run_cases("soft_lookup", fn, cases)
@@ -59,6 +61,9 @@ def kernel_weights(fn: Callable) -> Result:
             "the distance must be squared (and its sign then no longer matters).": torch.softmax(-d / (2 * h**2), dim=-1),
             "the bandwidth must be squared too: divide by 2h².": torch.softmax(-(d**2) / (2 * h), dim=-1),
             "you forgot the factor 2: divide by 2h².": torch.softmax(-(d**2) / h**2, dim=-1),
+            "operator precedence: `/ 2 * h**2` divides by 2 and then multiplies by h²; write `/ (2 * h**2)`.":
+                torch.softmax(-(d**2) / 2 * h**2, dim=-1),
+            "use the squared distance, not its absolute value.": torch.softmax(-d.abs() / (2 * h**2), dim=-1),
             "these are kernel values, not weights: normalise each row with softmax.": torch.exp(-(d**2) / (2 * h**2)),
         }
         cases.append(Case(label, (xq, xk, h), torch.softmax(-(d**2) / (2 * h**2), dim=-1), faulty))

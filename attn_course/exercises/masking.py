@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import torch
 
+from ..softmax import softmax
 from .core import Case, Hints, Result, run_cases, seeded
 
 __all__ = ["scaled_dot_product_attention", "causal_mask", "padding_mask", "hint"]
@@ -35,9 +36,10 @@ def _sdpa_versions(q, k, v, mask):
     scores = q @ k.transpose(-2, -1)  # (B, L, S)
 
     def attend(s, dim=-1, fill=float("-inf"), keep=mask):
+        """The output, as code using torch.softmax (NaN on rows with no key) and attn_course.softmax (zeros)."""
         if keep is not None:
             s = s.masked_fill(~keep, fill)
-        return torch.softmax(s, dim=dim) @ v
+        return [torch.softmax(s, dim=dim) @ v, softmax(s, dim=dim) @ v]
 
     faulty = {
         "the scores are not scaled: divide them by sqrt(E) before softmax.": attend(scores),
@@ -45,6 +47,10 @@ def _sdpa_versions(q, k, v, mask):
         "you multiplied by sqrt(E); divide by it.": attend(scores * math.sqrt(E)),
         "softmax over the queries (dim=-2); each query's weights over the keys must sum to 1 (dim=-1).":
             attend(scores / math.sqrt(E), dim=-2),
+        "you scaled by the square root of the number of keys S; scale by sqrt(E), the width of q and k.":
+            attend(scores / math.sqrt(k.shape[-2])),
+        "you scaled by the square root of the value width; scale by sqrt(E), the width of q and k.":
+            attend(scores / math.sqrt(v.shape[-1])),
     }
     if mask is not None:
         s = scores / math.sqrt(E)
@@ -57,7 +63,7 @@ def _sdpa_versions(q, k, v, mask):
                 attend(s, keep=~mask),
             "the mask was ignored: block the scores where it is False.": attend(s, keep=None),
         })
-    return attend(scores / math.sqrt(E)), faulty
+    return attend(scores / math.sqrt(E))[0], faulty
 
 
 def scaled_dot_product_attention(fn: Callable) -> Result:
@@ -74,7 +80,8 @@ def scaled_dot_product_attention(fn: Callable) -> Result:
                         ("a causal mask of shape (4, 4)", (q4, k4, v4, causal))):
         expected, faulty = _sdpa_versions(*args)
         cases.append(Case(label, args, expected, faulty,
-                          nonfinite="NaN or inf in the output: are masked scores -inf in a row that has no key left?"))
+                          nonfinite="NaN or inf in the output: are masked scores -inf in a row that has no key left?",
+                          on_error="On batched inputs transpose the last two axes: k.transpose(-2, -1), not k.T."))
     return run_cases("scaled_dot_product_attention", fn, cases)
 
 
@@ -104,6 +111,8 @@ def padding_mask(fn: Callable) -> Result:
             "off by one: position j is real when j < length (positions start at 0).":
                 torch.arange(max_len)[None, :] <= torch.tensor(lengths)[:, None],
             "the mask is transposed: return one row per sequence, shape (B, max_len).": want.T,
+            "off by one: each sequence lost its last real token; position j is real when j < length.":
+                torch.arange(max_len)[None, :] < torch.tensor(lengths)[:, None] - 1,
         }
         cases.append(Case(f"lengths={lengths}, max_len={max_len}", (lengths, max_len), want, faulty))
     return run_cases("padding_mask", fn, cases)

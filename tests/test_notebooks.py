@@ -1,0 +1,82 @@
+"""The stored notebooks themselves: executed top to bottom, tidy, and following the template.
+
+nbval compares stored outputs, so a notebook saved without outputs would pass it unchecked;
+these tests make sure there is something to compare, and that the course's conventions hold.
+"""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+MACHINE_PATH = re.compile(r"(/root/|/home/\w+/|/work/|/tmp/|C:\\\\Users)")
+
+
+def load(path):
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def code_cells(nb):
+    return [c for c in nb["cells"] if c["cell_type"] == "code" and "".join(c["source"]).strip()]
+
+
+def tags(cell):
+    return cell["metadata"].get("tags", [])
+
+
+def test_notebooks_exist_and_are_numbered_contiguously():
+    numbers = [int(p.name[:2]) for p in NOTEBOOKS]
+    assert numbers == list(range(len(numbers))) and len(numbers) >= 5
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_executed_in_order_from_a_fresh_kernel(path):
+    counts = [c["execution_count"] for c in code_cells(load(path))]
+    assert counts == list(range(1, len(counts) + 1)), "re-execute the notebook from a fresh kernel"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_errors_only_where_intended_and_no_machine_paths(path):
+    for i, cell in enumerate(code_cells(load(path))):
+        errors = [o for o in cell["outputs"] if o["output_type"] == "error"]
+        assert bool(errors) == ("raises-exception" in tags(cell)), f"code cell {i}: error output vs raises-exception tag"
+        for out in cell["outputs"]:
+            text = "".join(out.get("text", "")) + "".join(out.get("data", {}).get("text/plain", ""))
+            text += "".join(out.get("traceback", []))
+            assert not MACHINE_PATH.search(text), f"code cell {i} stores a machine path"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_template_setup_and_exercises(path):
+    nb = load(path)
+    intro = "".join(nb["cells"][0]["source"])
+    for part in ("Learning goals", "Prerequisites", "Time"):
+        assert part in intro, f"the first cell should state {part!r}"
+    setup = "".join(code_cells(nb)[0]["source"])
+    for call in ("set_seed(0)", "torch.set_num_threads(1)", "torch.set_printoptions("):
+        assert call in setup, f"the set-up cell should call {call}"
+    cells = nb["cells"]
+    solutions = [i for i, c in enumerate(cells) if "solution" in tags(c)]
+    assert len(solutions) >= (1 if path.name.startswith("00") else 2), "at least two exercises per concept notebook"
+    for i in solutions:
+        assert cells[i]["metadata"].get("jupyter", {}).get("source_hidden"), f"solution cell {i} should be hidden"
+        after = next(c for c in cells[i + 1:] if c["cell_type"] == "code")
+        assert "check." in "".join(after["source"]), f"solution cell {i} should be followed by its check"
+        result = "".join("".join(o.get("data", {}).get("text/plain", "")) for o in after["outputs"])
+        assert "correct" in result and "✅" in result, f"the check after solution cell {i} should pass"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_widget_state_is_stored_for_static_viewers(path):
+    widgets = load(path)["metadata"].get("widgets")
+    if widgets is not None:
+        assert "state" in widgets["application/vnd.jupyter.widget-state+json"]
+
+
+def test_readme_lists_every_notebook():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for path in NOTEBOOKS:
+        assert f"(notebooks/{path.name})" in readme, f"README's table should link {path.name}"
