@@ -80,3 +80,24 @@ def test_readme_lists_every_notebook():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for path in NOTEBOOKS:
         assert f"(notebooks/{path.name})" in readme, f"README's table should link {path.name}"
+
+
+SOURCES = sorted((ROOT / ".nbsrc").glob("[0-9][0-9]_*.py"))
+
+
+def test_every_notebook_has_its_source_script():
+    assert [p.stem for p in SOURCES] == [p.stem for p in NOTEBOOKS]
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.name)
+def test_source_script_and_notebook_are_in_sync(source):
+    """The notebook was built from its script: the same cells, sources, tags and hidden solutions."""
+    jupytext = pytest.importorskip("jupytext")
+
+    def cells(nb):
+        return [(c["cell_type"], "".join(c["source"]).strip(), c["metadata"].get("tags", []),
+                 c["metadata"].get("jupyter", {})) for c in nb["cells"]]
+
+    built = json.loads(jupytext.writes(jupytext.read(source), fmt="ipynb"))
+    stored = load(ROOT / "notebooks" / f"{source.stem}.ipynb")
+    assert cells(built) == cells(stored), f"rebuild with: python .nbsrc/build.py {source.stem}"
