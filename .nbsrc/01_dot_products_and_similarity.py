@@ -237,12 +237,16 @@ def show(label, scores, note=""):
 
 print(" " * 17 + "".join(f"{name:>7s}" for name in keys_plane))
 show("dot", dots(q_plane, K_plane))
-show("dot, A stretched", dots(q_plane, K_long_A), "<- A now beats B")
+dot_A = dots(q_plane, K_long_A)
+show("dot, A stretched", dot_A, f"<- A beats B: {dot_A[0] > dot_A[1]}")
 show("cos", cosines(q_plane, K_plane))
-show("cos, A stretched", cosines(q_plane, K_long_A), "<- unchanged")
+show("cos, A stretched", cosines(q_plane, K_long_A),
+     f"<- unchanged: {np.allclose(cosines(q_plane, K_long_A), cosines(q_plane, K_plane))}")
 print()
-show("dot, q stretched", dots(3 * q_plane, K_plane), "<- every score x3: same order, bigger gaps")
-show("cos, q stretched", cosines(3 * q_plane, K_plane), "<- unchanged")
+show("dot, q stretched", dots(3 * q_plane, K_plane),
+     f"<- every score x3: {np.allclose(dots(3 * q_plane, K_plane), 3 * dots(q_plane, K_plane))}")
+show("cos, q stretched", cosines(3 * q_plane, K_plane),
+     f"<- unchanged: {np.allclose(cosines(3 * q_plane, K_plane), cosines(q_plane, K_plane))}")
 
 # %% [markdown]
 # Stretching a **key** changes its rank under the dot product (A overtakes B) and changes
@@ -337,9 +341,10 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# **What to see.** Both tables are symmetric ($u\cdot v = v\cdot u$) and show the same
-# three blocks: animals, royalty and food. In the cosine table the diagonal is all 1 and the
-# blocks stand out clearly. In the dot table the diagonal holds each word's squared length,
+# **What to see.** Both tables are symmetric ($u\cdot v = v\cdot u$). The cosine table shows
+# three clear blocks: animals, royalty and food, with a diagonal of all 1. In the dot table the
+# same blocks are there in the numbers, but feast's 5.25 stretches the colour scale so far that
+# the animal block (1.00 to 1.36) is hard to see. In the dot table the diagonal holds each word's squared length,
 # and the long "feast" takes over: its own cell (5.25) sets the colour scale, it scores 2.00
 # with apple, twice apple's own 1.00, and 1.50 with king and queen, although it shares only
 # two of its three features with them. (The other 2.00 off the diagonal is king with queen,

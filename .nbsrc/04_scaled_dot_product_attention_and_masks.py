@@ -384,8 +384,8 @@ for name, w in variants.items():
 # Without a mask the four pads take about a third of each real word's weight (0.35 of "dogs", 0.31 of "bark"), so
 # about a third of each output is made of the pads' values. Filling with 0 is no cure: here it even gives the pads
 # more (0.45 and 0.69). Only the $-\infty$ version gives zero weight to the pads *and* rows that sum to 1. It also
-# has the property that makes padding harmless: the weights over the real keys are exactly those of the unpadded
-# sentence on its own.
+# has the property that makes padding harmless: the weights over the real keys are those of the unpadded
+# sentence on its own, up to float32 rounding.
 
 # %%
 alone = softmax(q_tok[1, :2] @ k_tok[1, :2].T / math.sqrt(E_tok), dim=-1)  # (2, 2): no padding at all
@@ -708,6 +708,7 @@ for label, q_shape, k_shape, v_shape, mask, is_causal in cases:
     torch.testing.assert_close(pkg_w, ours_w, atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(pkg, ref, atol=1e-5, rtol=1e-4)
     print(f"{label:34} out {str(tuple(pkg.shape)):14} ours = attn_course = PyTorch")
+print("the blocked query (batch 0, query 2): ours", ours[0, 0, 2], "attn_course", pkg[0, 0, 2], "PyTorch", ref[0, 0, 2])
 
 # %% [markdown]
 # All nine cases agree, the fully masked row included (zeros in all three). From now on the course uses
