@@ -6,6 +6,7 @@ The scripts are the notebooks' editable sources (plain Python, readable diffs); 
 notebooks are what learners open. tests/test_notebooks.py checks that each pair is in sync.
 Cell tags go in the cell header: `# %% tags=["solution"] jupyter={"source_hidden": true}`.
 """
+import hashlib
 import json
 import subprocess
 import sys
@@ -15,6 +16,11 @@ for name in sys.argv[1:]:
     src, dst = f".nbsrc/{name}.py", f"notebooks/{name}.ipynb"
     subprocess.run(["jupytext", "--quiet", "--to", "ipynb", "-o", dst, src], check=True)
     nb = json.load(open(dst))
+    seen: dict[str, int] = {}
+    for cell in nb["cells"]:  # ids from the content, so a rebuild changes only the ids of edited cells
+        digest = hashlib.sha1((cell["cell_type"] + "".join(cell["source"])).encode()).hexdigest()[:8]
+        seen[digest] = seen.get(digest, 0) + 1
+        cell["id"] = digest if seen[digest] == 1 else f"{digest}-{seen[digest]}"
     nb["metadata"] = {
         "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
         "language_info": {"name": "python"},

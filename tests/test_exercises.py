@@ -150,6 +150,8 @@ GENERIC = [
     (_mutates, "wrong", "changed its input argument 1 in place"),
     (_raises, "wrong", "raised RuntimeError"),
     (42, "wrong", "pass your function itself"),
+    (lambda x: torch.nn.Parameter(torch.softmax(x, -1)), "correct", "Passed"),  # a tensor subclass, with grad
+    (lambda x: torch.softmax(x, -1).to(torch.complex64), "wrong", "dtype is torch.complex64"),
 ]
 
 
@@ -195,3 +197,11 @@ def test_checker_inputs_do_not_depend_on_global_rng():
     torch.manual_seed(2)
     np.random.seed(2)
     assert repr(softmax.softmax(lambda x: torch.softmax(x, -1) * 1.1)) == first
+
+
+def test_a_comparison_that_fails_is_reported_not_raised():
+    from attn_course.exercises.core import Case, run_cases
+
+    broken = Case("a broken case", (), torch.zeros(2), faulty={"never shown": "not a tensor"})
+    result = run_cases("demo", lambda: torch.ones(2), [broken])
+    assert result.status == "wrong" and "could not compare your answer" in result.message.lower()

@@ -13,6 +13,7 @@ import copy
 import html
 import os
 import traceback
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -91,7 +92,8 @@ def _kind(x: Any) -> str:
 
 
 def _as_tensor(x: Any) -> torch.Tensor:
-    return torch.from_numpy(np.asarray(x)) if isinstance(x, np.ndarray) else x
+    """A CPU tensor without autograd history, whatever the learner returned it as."""
+    return torch.from_numpy(np.asarray(x)) if isinstance(x, np.ndarray) else x.detach().cpu()
 
 
 def _same(got: torch.Tensor, want: torch.Tensor, atol: float, rtol: float) -> bool:
@@ -123,7 +125,7 @@ def _compare(got: Any, case: Case, atol: float, rtol: float) -> str | None:
     want = case.expected
     if got is None:
         return "your function returned None: did you forget `return`?"
-    if type(got) is not type(want):
+    if not isinstance(got, type(want)):
         extra = " (did you return several values?)" if isinstance(got, tuple) else ""
         return f"returned a {_kind(got)}{extra}; expected a {_kind(want)}."
     got_t, want_t = _as_tensor(got), _as_tensor(want)
@@ -176,7 +178,12 @@ def run_cases(exercise: str, fn: Callable, cases: list[Case], atol: float = 1e-5
         if changed is not None:
             return Result(exercise, "wrong", f"your function changed its input argument {changed + 1} in place "
                                              f"(e.g. `x -= ...`); compute a new tensor instead.")
-        problem = _compare(got, case, atol, rtol)
+        try:
+            with warnings.catch_warnings():  # e.g. casting a complex answer: the message below says enough
+                warnings.simplefilter("ignore")
+                problem = _compare(got, case, atol, rtol)
+        except Exception as error:  # an answer too odd to compare must still not crash the notebook
+            problem = f"could not compare your answer with the expected one ({type(error).__name__}: {error})."
         if problem is not None:
             return Result(exercise, "wrong", f"{problem} Stuck? check.hint({exercise!r})")
     labels = "; ".join(case.label for case in cases)
