@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import attn_course as ac
-from attn_course.exercises import lookup, masking, similarity, softmax, welcome
+from attn_course.exercises import lookup, masking, seq2seq, similarity, softmax, welcome
 from attn_course.exercises.core import Hints
 
 
@@ -32,7 +32,25 @@ def naive_softmax(x):
     return e / e.sum(-1, keepdim=True)
 
 
+def additive(q, k, W_q, W_k, v, squash=torch.tanh):
+    return squash((q @ W_q.T)[:, None, :] + k @ W_k.T) @ v  # (B, S)
+
+
+def source_softmax(scores, mask, dim=-1, fill=float("-inf"), keep=lambda m: m):
+    return torch.softmax(scores.masked_fill(~keep(mask), fill), dim=dim)
+
+
+def context(q, k, v, mask, mix=None, dim=-1, masked=True):
+    scores = (k @ q[:, :, None])[..., 0]  # (B, S)
+    if masked:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    return (torch.softmax(scores, dim=dim)[:, None, :] @ (v if mix is None else mix(k, v)))[:, 0]
+
+
 REFERENCES = [
+    (seq2seq.additive_scores, additive),
+    (seq2seq.source_softmax, source_softmax),
+    (seq2seq.attention_context, context),
     (welcome.last_token, lambda x: x[:, -1]),
     (similarity.dot_scores, lambda q, k: q @ k.swapaxes(-2, -1)),
     (similarity.cosine_scores, ac.cosine_scores),
@@ -55,6 +73,17 @@ def test_reference_solution_passes(check, solution):
 
 
 MISTAKES = [
+    (seq2seq.additive_scores, lambda *a: additive(*a, squash=lambda x: x), "no tanh"),
+    (seq2seq.additive_scores, lambda q, k, W_q, W_k, v: torch.tanh(additive(q, k, W_q, W_k, v, lambda x: x)), "after v"),
+    (seq2seq.source_softmax, lambda s, m: source_softmax(s, m, dim=0), "batch axis"),
+    (seq2seq.source_softmax, lambda s, m: torch.softmax(s, -1), "not masked"),
+    (seq2seq.source_softmax, lambda s, m: source_softmax(s, m, keep=lambda x: ~x), "inverted"),
+    (seq2seq.source_softmax, lambda s, m: source_softmax(s, m, fill=0.0), "set to 0"),
+    (seq2seq.attention_context, lambda *a: context(*a, mix=lambda k, v: k), "mixes the keys"),
+    (seq2seq.attention_context, lambda *a: context(*a, masked=False), "not masked"),
+    (seq2seq.attention_context, lambda *a: context(*a, dim=0), "batch axis"),
+    (seq2seq.attention_context, lambda q, k, v, m: (torch.softmax((k @ q[:, :, None]).masked_fill(
+        ~m[..., None], float("-inf")), -1).transpose(1, 2) @ v)[:, 0], "hidden axis or an axis of size 1"),
     (welcome.last_token, lambda x: x[-1], "last sequence of the batch"),
     (welcome.last_token, lambda x: x[..., -1], "last feature"),
     (welcome.last_token, lambda x: x[:, -1:], "kept the length axis"),
@@ -186,6 +215,7 @@ def test_each_module_hints_every_exercise():
     for module, names in [(welcome, ["last_token"]), (similarity, ["dot_scores", "cosine_scores"]),
                           (softmax, ["softmax", "softmax_temperature", "logsumexp"]),
                           (lookup, ["soft_lookup", "kernel_weights"]),
+                          (seq2seq, ["additive_scores", "source_softmax", "attention_context"]),
                           (masking, ["scaled_dot_product_attention", "causal_mask", "padding_mask"])]:
         for name in names:
             assert module.hint(name).message.startswith("Hint 1 of"), (module.__name__, name)
