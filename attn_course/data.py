@@ -92,7 +92,9 @@ class CharVocab:
         """Ids of ``text``'s characters (and EOS at the end if asked); unknown characters raise."""
         unknown = sorted(set(text) - set(self.index))
         if unknown:
-            raise ValueError(f"text: characters {unknown} are not in the vocabulary (it has {self.tokens[3:]})")
+            shown = "".join(self.tokens[3:]) if len(self.tokens) <= 23 else "".join(self.tokens[3:13]) + "..."
+            raise ValueError(f"text: characters {unknown} are not in the vocabulary "
+                             f"({len(self.tokens) - 3} characters: {shown!r}; see .tokens)")
         return [self.index[c] for c in text] + ([self.eos_id] if eos else [])
 
     def decode(self, ids: Sequence[int] | torch.Tensor) -> str:
@@ -140,6 +142,10 @@ class TranslationTask:
     def split(self, pairs: list[tuple[str, str]]) -> TranslationSplit:
         """Encode and pad new ``(source, target)`` pairs with this task's vocabularies."""
         return encode_pairs(pairs, self.src_vocab, self.tgt_vocab)
+
+    def encode_sources(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Source strings to padded ids ``(B, S)`` and lengths ``(B,)``, ready for a model."""
+        return pad_sequences([self.src_vocab.encode(t) for t in texts], self.src_vocab.pad_id)
 
 
 def encode_pairs(pairs: list[tuple[str, str]], src_vocab: CharVocab, tgt_vocab: CharVocab) -> TranslationSplit:

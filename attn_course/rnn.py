@@ -252,8 +252,7 @@ def batches(split, batch_size: int, generator: torch.Generator | None = None) ->
     :class:`attn_course.data.TranslationSplit`.
     """
     order = torch.randperm(split.src.size(0), generator=generator)
-    for start in range(0, order.numel(), batch_size):
-        idx = order[start:start + batch_size]
+    for idx in order.split(batch_size):
         lengths = split.lengths[idx]
         yield split.src[idx, : int(lengths.max())], lengths, split.tgt[idx]
 
@@ -272,9 +271,11 @@ def fit(model: Seq2Seq, split, steps: int, batch_size: int = 128, lr: float = 3e
     if progress is not None:
         from tqdm.auto import tqdm
         bar = tqdm(total=steps, desc=progress)
+    device = next(model.parameters()).device
     model.train()
     while len(losses) < steps:
         for src, lengths, tgt in batches(split, batch_size, generator):
+            src, lengths, tgt = src.to(device), lengths.to(device), tgt.to(device)
             logits, _ = model(src, lengths, tgt)  # (B, T, V)
             loss = nn.functional.cross_entropy(logits.flatten(0, 1), tgt.flatten())
             optimizer.zero_grad()
@@ -284,7 +285,7 @@ def fit(model: Seq2Seq, split, steps: int, batch_size: int = 128, lr: float = 3e
             losses.append(loss.item())
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(loss=f"{loss.item():.3f}")
+                bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)  # redrawn at most 10 times a second
             if len(losses) == steps:
                 break
     if bar is not None:
@@ -296,5 +297,6 @@ def fit(model: Seq2Seq, split, steps: int, batch_size: int = 128, lr: float = 3e
 @torch.no_grad()
 def exact_match(model: Seq2Seq, split) -> torch.Tensor:
     """Per example: True when the greedy translation equals the target exactly (EOS included)."""
-    predicted, _ = model.translate(split.src, split.lengths, max_len=split.tgt.size(1))  # (N, T)
-    return (predicted == split.tgt).all(dim=-1)
+    device = next(model.parameters()).device
+    predicted, _ = model.translate(split.src.to(device), split.lengths.to(device), max_len=split.tgt.size(1))  # (N, T)
+    return (predicted.cpu() == split.tgt).all(dim=-1)

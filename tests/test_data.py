@@ -71,13 +71,20 @@ def test_vocab_round_trip_and_unknown_characters():
     vocab = CharVocab("abc")
     assert vocab.encode("cab", eos=True) == [5, 3, 4, 2] and vocab.decode([1, 5, 3, 4, 2, 3]) == "cab"
     assert vocab.decode(torch.tensor([3, 0, 4])) == "ab" and len(vocab) == 6
-    with pytest.raises(ValueError, match=r"text: characters \['d', 'é'\] are not in the vocabulary"):
+    with pytest.raises(ValueError, match=r"text: characters \['d', 'é'\] are not in the vocabulary \(3 characters: 'abc'"):
         vocab.encode("adé")
 
 
 def test_pad_sequences():
     padded, lengths = pad_sequences([[5, 6, 7], [8], [9, 9]])
     assert padded.tolist() == [[5, 6, 7], [8, 0, 0], [9, 9, 0]] and lengths.tolist() == [3, 1, 2]
+
+
+def test_encode_sources_pads_new_strings():
+    task = make_date_task(n_train=10, n_test=10)
+    src, lengths = task.encode_sources(["1/2/03", "21 nov 2026"])
+    assert src.shape == (2, 11) and lengths.tolist() == [6, 11]
+    assert task.src_vocab.decode(src[0]) == "1/2/03" and src[0, 6:].eq(0).all()
 
 
 def test_copy_task():

@@ -169,6 +169,20 @@ def test_teacher_forcing_on_the_greedy_output_reproduces_greedy_decoding():
     torch.testing.assert_close(forced_weights, weights)
 
 
+def test_decoder_queries_can_be_recomputed_from_public_parts():
+    """Notebook 05 rebuilds the decoder's questions from encoder, embed, gru, start and bos_id."""
+    model, task = small_model()
+    src, lengths, tgt = task.test.src, task.test.lengths, task.test.tgt
+    _, weights = model(src, lengths, tgt)
+    with torch.no_grad():
+        keys, summary = model.encoder(src, lengths)
+        tokens = torch.cat([torch.full_like(tgt[:, :1], model.bos_id), tgt[:, :-1]], dim=1)
+        queries, _ = model.decoder.gru(model.decoder.embed(tokens), model.decoder.start(summary))
+        mask = torch.arange(src.size(1))[None, :] < lengths[:, None]  # (B, S)
+        _, again = model.decoder.attention(queries, keys, keys, mask)
+    torch.testing.assert_close(again, weights)
+
+
 def test_fit_lowers_the_loss_and_exact_match_is_per_example():
     torch.manual_seed(0)
     task = make_copy_task(n_train=256, n_test=32, min_len=2, max_len=4)
