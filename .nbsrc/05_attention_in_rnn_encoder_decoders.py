@@ -54,8 +54,9 @@ np.set_printoptions(precision=4, suppress=True)
 DEVICE = device()
 
 # %% [markdown]
-# The models here are tiny (tens of thousands of parameters, counted in section 5) and recurrent, so they stay on
-# the CPU, where a training run takes a few seconds; `DEVICE` is set up as in every notebook but not used.
+# The models here are tiny (tens of thousands of parameters, counted in section 2 and compared in section 5) and
+# recurrent, so they stay on the CPU, where a training run takes a few seconds; `DEVICE` is set up as in every
+# notebook but not used.
 #
 # ## 1. The task: dates written by humans, to ISO
 #
@@ -95,7 +96,9 @@ print("held-out days that also occur in training:", sum(target in train_days for
 # letters, digits, space and `,./-`); the target needs only digits and the hyphen.
 
 # %%
-print("source vocabulary:", len(task.src_vocab), "tokens:", task.src_vocab.tokens[:3], "".join(task.src_vocab.tokens[3:]))
+n_special = 3  # <pad>, <bos>, <eos>
+print(f"source vocabulary: {len(task.src_vocab)} tokens = {n_special} special {task.src_vocab.tokens[:n_special]}"
+      f" + {len(task.src_vocab) - n_special} characters {''.join(task.src_vocab.tokens[n_special:])!r}")
 print("target vocabulary:", len(task.tgt_vocab), "tokens:", task.tgt_vocab.tokens)
 print("encode '21 nov':", task.src_vocab.encode("21 nov"))
 print("a target with EOS:", task.train.tgt[0].tolist(), "->", repr(task.tgt_vocab.decode(task.train.tgt[0])))
@@ -159,22 +162,36 @@ plt.show()
 # **The decoder** is a GRU that writes the output one character at a time. It starts from a state computed from
 # the summary, reads `<bos>`, and predicts the first character; then it reads that character and predicts the
 # next, and so on until `<eos>`. (In training it reads the *right* previous character instead of its own guess,
-# *teacher forcing*, so all output steps run in one call; at test time, `translate` feeds back its own guesses.)
+# *teacher forcing*, so all output steps run in one call; at test time, the model's `translate` method feeds back
+# its own guesses.)
 # Without attention, the only thing the decoder ever knows about the source is the summary $c$, fed in at every
 # step:
 #
 # $$s_t = \mathrm{GRU}\big([y_{t-1}; c],\ s_{t-1}\big), \qquad p(y_t) = \mathrm{softmax}\big(W_o [s_t; c]\big).$$
 #
 # Everything the decoder will ever write must pass through those 64 numbers: the **bottleneck**.
-# `Decoder(..., attention=None)` is this model. Let us build one, untrained, and follow the shapes on the four
-# sources above.
+# `Decoder(..., attention=None)` is this model. The helper `build` below names every size: the encoder's
+# `embed_dim` (numbers per source character) and `hidden_dim` (GRU units in each direction, so the keys and the
+# summary are twice as wide), and the decoder's `embed_dim` (numbers per previous output character), `hidden_dim`
+# (the width of its state $s_t$), `encoder_dim` (the width of what it reads from the encoder, which must match)
+# and `attention` (None here). Let us build one, untrained, and follow the shapes on the four sources above.
 
 # %%
 def build(task, make_attention=lambda: None):
     """A fresh encoder-decoder for ``task``; every variant starts from the same random numbers (seed 0)."""
     torch.manual_seed(0)
-    encoder = Encoder(len(task.src_vocab), 32, 32)  # 32-wide embeddings, 32 GRU units each way: keys 64 wide
-    decoder = Decoder(len(task.tgt_vocab), 16, 64, 64, make_attention())  # 16-wide embeddings, 64 GRU units
+    encoder = Encoder(
+        vocab_size=len(task.src_vocab),  # one embedding row per source token
+        embed_dim=32,  # each source character becomes 32 numbers
+        hidden_dim=32,  # 32 GRU units each way: keys and summary 2 x 32 = 64 wide
+    )
+    decoder = Decoder(
+        vocab_size=len(task.tgt_vocab),  # embeddings in, and one logit out, per target token
+        embed_dim=16,  # each previous output character becomes 16 numbers
+        hidden_dim=64,  # the decoder state s_t: 64 GRU units
+        encoder_dim=64,  # the width of the keys, values and summary it reads: 2 x 32
+        attention=make_attention(),  # None: the baseline with the bottleneck
+    )
     return Seq2Seq(encoder, decoder)
 
 
@@ -291,6 +308,8 @@ print("attention ahead of the baseline at every length from 8 digits:",
 # $$\mathrm{score}(q, k_j) = v^\top \tanh\big(W_q\, q + W_k\, k_j\big), \qquad
 # \alpha_{tj} = \mathrm{softmax}_j\big(\mathrm{score}(s_t, k_j)\big), \qquad c_t = \sum_j \alpha_{tj}\, k_j .$$
 #
+# (Bahdanau used $s_{t-1}$; section 5 explains why we use $s_t$.)
+#
 # $W_q$ ($A \times E_q$) and $W_k$ ($A \times E_k$) project query and key into a shared space of width $A$, where
 # they are *added*, squashed by $\tanh$, and read out by $v$ ($A$ numbers) into one score. Two things make it
 # different from the dot product of notebook 04: query and key may have **different widths**, and the score is
@@ -335,9 +354,10 @@ print("AdditiveAttention.score equals the hand computation:", tuple(package_scor
 #
 # Fix a 2-D query and ask how each score rates every 2-D key on a grid. The dot product $q \cdot k$ is a tilted
 # **plane**: it grows without limit in the query's direction. The additive score with $A = 3$ is a sum of three
-# $\tanh$ **ridges**, one per row of $W_k$: each changes fast across one line in key space and is flat far from
-# it, so the whole surface lives between $-\sum|v_a|$ and $+\sum|v_a|$. The matrices below are hand-picked so
-# that the three ridges are easy to tell apart.
+# $\tanh$ **steps**, one per row of $W_k$: term $a$, $v_a \tanh\big((W_q q + W_k k)_a\big)$, climbs (or drops) by
+# $2|v_a|$ across the line in key space where its $\tanh$ input is zero and is nearly flat far from it, so the
+# whole surface lives between $-\sum|v_a|$ and $+\sum|v_a|$. The matrices below are hand-picked so that the three
+# steps run in three different directions: across a vertical, a horizontal and a diagonal line, drawn dashed.
 
 # %%
 q2 = torch.tensor([1.0, 0.5])  # (Eq,) = (2,): the fixed query
@@ -350,28 +370,38 @@ axis = torch.linspace(-4, 4, 121)
 grid = torch.stack(torch.meshgrid(axis, axis, indexing="xy"), dim=-1).reshape(-1, 2)  # (121 * 121, 2): keys
 with torch.no_grad():
     additive_grid = demo.score(q2[None, None, :], grid[None])[0, 0]  # (1, 1, 2), (1, N, 2) -> (N,)
+    tanh_input = demo.W_q(q2)[None, :] + demo.W_k(grid)  # (1, A) + (N, A) -> (N, A): zero on each step's line
 dot_grid = grid @ q2  # (N, 2) @ (2,) -> (N,)
 print(f"additive score over the grid: {additive_grid.min():.3f} to {additive_grid.max():.3f}"
       f"  (bound ±{demo.v.weight.abs().sum():.1f})")
 print(f"dot score over the grid:      {dot_grid.min():.3f} to {dot_grid.max():.3f}  (grows with the grid)")
 
+side = len(axis)
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.3))
-for ax, values, title in ((axes[0], additive_grid, "Additive: vᵀ tanh(W_q q + W_k k), bounded ridges"),
-                          (axes[1], dot_grid, "Dot product: q · k, an unbounded plane")):
-    image = ax.contourf(axis, axis, values.reshape(len(axis), len(axis)), levels=21, cmap="RdBu_r")
+for ax, values, title in ((axes[0], additive_grid, "Additive: vᵀ tanh(W_q q + W_k k), three bounded tanh steps"),
+                          (axes[1], dot_grid, "Dot product: q · k, an unbounded plane (arrow: q)")):
+    image = ax.contourf(axis, axis, values.reshape(side, side), levels=21, cmap="RdBu_r")
     fig.colorbar(image, ax=ax, label="score")
-    ax.arrow(0, 0, float(q2[0]), float(q2[1]), color="k", width=0.05, length_includes_head=True)
     ax.set_xlabel("key coordinate 1")
     ax.set_ylabel("key coordinate 2")
     ax.set_title(title, fontsize=10)
     ax.set_aspect("equal")
-fig.suptitle("Scores of every key on a grid, for the fixed query q = (1, 0.5) (black arrow)")
+for a in range(tanh_input.size(1)):  # additive panel: where each tanh input crosses zero
+    axes[0].contour(axis, axis, tanh_input[:, a].reshape(side, side), levels=[0], colors="k", linestyles="--",
+                    linewidths=1)
+axes[0].plot([], [], "k--", lw=1, label="a tanh input = 0")  # an empty line, only for the legend
+axes[0].legend(loc="lower left", fontsize=8)
+# Query and key share one space only in the dot product: there the score grows fastest along q.
+axes[1].arrow(0, 0, float(q2[0]), float(q2[1]), color="k", width=0.05, length_includes_head=True)
+fig.suptitle("Scores of every key on a grid, for the fixed query q = (1, 0.5)")
 fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Left, the score changes only near three lines and is flat elsewhere, within its bound; right, it keeps
-# growing towards the top right. Because of the $\tanh$, no single key can grab all the weight just by being
+# Left, the score changes mostly near the three dashed lines, where one $\tanh$ switches sign, and levels off
+# away from them, within its bound; right, it keeps growing in the direction of $q$, towards the top right. (The
+# left panel has no arrow: there the query is not a point of key space, it only shifts where the three lines
+# lie.) Because of the $\tanh$, no single key can grab all the weight just by being
 # large, and the score can prefer a region of key space, not only a direction. The price is a hidden layer of
 # width $A$ for every (query, key) pair: $B \cdot L \cdot S \cdot A$ numbers instead of the $B \cdot L \cdot S$ of
 # a dot product.
@@ -462,46 +492,62 @@ print("weight on the padding of sentence 1:", float(w_concat[1, :, 2:].sum().det
 
 # %%
 def decoder_queries(model, split, n=256):
-    """Queries (B, T, H), keys (B, S, 2H) and mask (B, S) of an attention model, teacher-forced on ``split[:n]``."""
+    """Queries (B, T, H), keys (B, S, Ee) and mask (B, S) of an attention model, teacher-forced on ``split[:n]``.
+
+    H = 64 is the decoder's width (its GRU units); Ee = 64 = 2 x 32 is the encoder outputs' width (both directions).
+    """
     src, lengths, tgt = split.src[:n], split.lengths[:n], split.tgt[:n]
     src = src[:, : int(lengths.max())]  # (B, S)
     with torch.no_grad():
-        keys, summary = model.encoder(src, lengths)  # (B, S, 2H), (B, 2H)
+        keys, summary = model.encoder(src, lengths)  # (B, S, Ee), (B, Ee)
         tokens = torch.cat([torch.full_like(tgt[:, :1], model.bos_id), tgt[:, :-1]], dim=1)  # (B, T): BOS, then shifted
         queries, _ = model.decoder.gru(model.decoder.embed(tokens), model.decoder.start(summary))  # (B, T, H)
     return queries, keys, padding_mask(lengths, src.size(1))
 
 
 def score_stats(model, split):
-    """Largest |coordinate| of queries and keys, std of the real dot scores, mean largest weight, uniform weight."""
+    """How large a dot model's queries, keys, scores and weights are, teacher-forced on ``split[:256]``."""
     queries, keys, mask = decoder_queries(model, split)
-    scores = queries @ keys.transpose(-2, -1)  # (B, T, H) @ (B, H, S) -> (B, T, S)
+    scores = queries @ keys.transpose(-2, -1)  # (B, T, H) @ (B, Ee, S) -> (B, T, S); the dot score needs H = Ee
     weights = attend(scores, keys, mask)[1]  # (B, T, S)
-    real = scores.masked_select(mask[:, None, :])  # the scores of real characters only
-    uniform = (1 / mask.sum(-1).float()).mean()  # the largest weight if every row were uniform
-    return queries.abs().max(), keys.abs().max(), real.std(), weights.amax(-1).mean(), uniform
+    real_scores = scores.masked_select(mask[:, None, :])  # the scores of real characters only
+    real_keys = keys[mask]  # (number of real characters, Ee): the padding left out
+    return {
+        "mean |query|": float(queries.abs().mean()),
+        "largest |query|": float(queries.abs().max()),
+        "mean |key|": float(real_keys.abs().mean()),
+        "largest |key|": float(real_keys.abs().max()),
+        "score std": float(real_scores.std()),
+        "largest weight": float(weights.amax(-1).mean()),  # each row's largest weight, averaged over rows
+        "uniform weight": float((1 / mask.sum(-1).float()).mean()),  # the same if every row were uniform
+    }
 
 
-q_max, k_max, spread, top, uniform = score_stats(build(task, lambda: LuongAttention(64, 64, "dot")), task.test)
-print(f"untrained dot model: largest |query coordinate| {q_max:.2f}, largest |key coordinate| {k_max:.2f}")
-print(f"std of the scores {spread:.3f}; mean largest weight {top:.3f} (uniform would be {uniform:.3f})")
+untrained = score_stats(build(task, lambda: LuongAttention(64, 64, "dot")), task.test)
+print("untrained dot model, size of a coordinate:")
+print(f"  queries: mean {untrained['mean |query|']:.3f}, largest {untrained['largest |query|']:.3f}")
+print(f"  keys:    mean {untrained['mean |key|']:.3f}, largest {untrained['largest |key|']:.3f}")
+print(f"std of the scores {untrained['score std']:.3f}; mean largest weight {untrained['largest weight']:.3f}"
+      f" (uniform would be {untrained['uniform weight']:.3f})")
 print("scores could never exceed the width:", 64, "  scaled by 1/sqrt(64) they could never exceed", 64 / math.sqrt(64))
 
 # %% [markdown]
-# The queries and keys start well inside $(-1, 1)$, the scores have a standard deviation well below 1, and the
-# softmax starts soft: the largest weight of a row is far from 1, not much above a uniform spread. That is exactly
-# the safe start that $1/\sqrt{d}$ is there to provide, here provided by the bounded GRU states instead. Training
-# then grows the scores as far as the task needs (section 5 measures them again after training). With a scale of
-# $1/\sqrt{64} = 1/8$ no score could exceed 8, and the model would have to push its states harder towards $\pm 1$
-# to attend as sharply. In a transformer the queries and keys are linear maps of unbounded vectors, nothing keeps
-# them small, and the scale matters (notebooks 06 and 09).
+# Every query and key coordinate lies inside $(-1, 1)$, as it must, and a typical one is far inside: the mean sizes
+# are well below the bound, even though the largest key coordinate already comes close to it. The scores have a
+# standard deviation well below 1, and the softmax starts soft: the largest weight of a row is far from 1, not much
+# above a uniform spread. That is exactly the safe start that $1/\sqrt{d}$ is there to provide, here provided by the
+# bounded GRU states instead. Training then grows the scores as far as the task needs (section 5 measures them again
+# after training). With a scale of $1/\sqrt{64} = 1/8$ no score could exceed 8, and the model would have to push its
+# states harder towards $\pm 1$ to attend as sharply. In a transformer the queries and keys are linear maps of
+# unbounded vectors, nothing keeps them small, and the scale matters (notebooks 06 and 09).
 #
 # ## 5. Training every variant
 #
-# Now the comparison. Five models with the same encoder `Encoder(len(task.src_vocab), 32, 32)` and the same decoder
-# `Decoder(len(task.tgt_vocab), 16, 64, 64, attention)`, differing only in the attention module: none (the
-# baseline), additive, and Luong's dot, general and concat. Each starts from `torch.manual_seed(0)` and trains for
-# 250 steps of 64 examples (1.6 passes over the data) with Adam at a learning rate of $8 \cdot 10^{-3}$.
+# Now the comparison. Five models made by `build` (section 2), so with the same encoder (`embed_dim=32`,
+# `hidden_dim=32`) and the same decoder (`embed_dim=16`, `hidden_dim=64`, `encoder_dim=64`), differing only in the
+# `attention` module: none (the baseline), additive, and Luong's dot, general and concat. Each starts from
+# `torch.manual_seed(0)` and trains for 250 steps of 64 examples (1.6 passes over the data) with Adam at a learning
+# rate of $8 \cdot 10^{-3}$.
 #
 # One design choice keeps the comparison fair: the decoder arranges its step the same way for every score, so that
 # only the score differs. It uses **Luong's arrangement**: the GRU first reads the previous output character, and
@@ -527,7 +573,9 @@ for name, make_attention in VARIANTS.items():
 # %% [markdown]
 # Held-out exact match: the whole ten-character date and the end must be right, decoded greedily
 # (`model.translate` feeds each predicted character back in; no teacher forcing). Also by length bucket, and, for
-# the baseline, which part of the date it gets wrong.
+# the baseline, which part of the date it gets wrong and how it does on each format. For the last, every held-out
+# day is written in one format at a time: `task.split(pairs)` encodes and pads new (source, target) pairs with the
+# task's vocabularies, into the same kind of split as `task.test`.
 
 # %% tags=["nbval-ignore-output"]
 correct = {name: exact_match(model, task.test) for name, model in models.items()}  # (N,) booleans each
@@ -544,6 +592,15 @@ fields = {"year": slice(0, 4), "month": slice(5, 7), "day": slice(8, 10)}  # in 
 field_errors = {f: float(wrong[:, s].any(-1).float().mean()) for f, s in fields.items()}
 print("no attention, held-out dates with a wrong", ", ".join(f"{f}: {e:.1%}" for f, e in field_errors.items()))
 
+held_out_days = [dt.date.fromisoformat(target) for _, target in task.test.pairs]  # the 1,000 held-out days
+format_acc = {}  # the baseline's exact match when every held-out day is written in one format (lower case)
+for fmt in DATE_FORMATS:
+    one_format = task.split([(format_date(d, fmt), d.isoformat()) for d in held_out_days])
+    format_acc[fmt] = float(exact_match(models["no attention"], one_format).float().mean())
+print("no attention, by format, worst first:")
+for fmt, a in sorted(format_acc.items(), key=lambda item: item[1]):
+    print(f"  {fmt:<34}{a:>7.1%}")
+
 # %% [markdown]
 # The table is stored from the run on the machine that built this notebook; yours may differ by an example or two.
 # The claims it supports, computed:
@@ -559,18 +616,24 @@ print("baseline no worse on long dates than on short ones (within 5 points):",
       acc["no attention"]["long (≥25)"] >= acc["no attention"]["short (≤12)"] - 0.05)
 print("baseline's most frequent wrong field is the day:", max(field_errors, key=field_errors.get) == "day")
 print("baseline's year almost never wrong (< 2% of dates):", field_errors["year"] < 0.02)
+other_formats = [a for fmt, a in format_acc.items() if fmt != "m/d/yy"]
+print("baseline's worst format is m/d/yy, at least 10 points below every other format:",
+      min(format_acc, key=format_acc.get) == "m/d/yy" and format_acc["m/d/yy"] <= min(other_formats) - 0.10)
 n_params = {name: sum(p.numel() for p in model.parameters()) for name, model in models.items()}
 print("parameters:", ", ".join(f"{name} {n:,}" for name, n in n_params.items()))
 
 # %% [markdown]
-# Every attention model reads held-out dates almost perfectly after 250 steps. The baseline, with the same
-# encoder, decoder, data and training, gets roughly three in four right, and it is not for lack of size: it has
-# *more* parameters than any attention model, because its GRU reads the 64-number summary at every step. Its most
-# frequent mistake is the day (see the last line of the table), while the year is hardly ever wrong: one summary
-# vector keeps some details better than others, and nothing lets the decoder go back for the rest. As promised,
-# its accuracy does **not** fall with length: a long date is harder to *read* (more filler to skip) but not harder
-# to *carry*. The four scores end close together; if one lags, the likely one is *general*, which must first
-# learn a full $64 \times 64$ matrix before its dot products mean anything.
+# Every attention model reads held-out dates almost perfectly after 250 steps. The baseline, with the same encoder,
+# decoder, data and training, gets most of them right but clearly fewer than any attention model (see the table), and
+# it is not for lack of size: it has *more* parameters than any attention model, because its GRU reads the 64-number
+# summary at every step. Its most frequent wrong field is the day (see the line of wrong fields under the table),
+# while the year is hardly ever wrong: one summary vector keeps some details better than others, and nothing lets the
+# decoder go back for the rest. As promised, its accuracy does **not** fall with length. If anything its worst inputs
+# are the *shortest*: by far its worst format is m/d/yy ("11/21/26" in section 1), which gives the least to go on:
+# the century must be inferred from two digits, and the month and the day have one or two digits each, so the model
+# must work out where each ends before it can write it with two. A long date is harder to *read* (more filler to
+# skip) but not harder to *carry*. The four scores end close together; if one lags, the likely one is *general*,
+# which must first learn a full $64 \times 64$ matrix before its dot products mean anything.
 #
 # Learning curves tell the same story step by step (the loss is the cross-entropy per output character under
 # teacher forcing, smoothed over 20 steps):
@@ -593,13 +656,17 @@ print("every attention model ends with a lower training loss than the baseline:"
 # And the scale question from section 4, measured again on the **trained** dot model:
 
 # %% tags=["nbval-ignore-output"]
-q_max_t, k_max_t, spread_t, top_t, _ = score_stats(models["dot"], task.test)
-print(f"trained dot model: largest |query coordinate| {q_max_t:.2f}, largest |key coordinate| {k_max_t:.2f}")
-print(f"std of the scores {spread_t:.3f} (untrained {spread:.3f}); mean largest weight {top_t:.3f} (untrained {top:.3f})")
+trained = score_stats(models["dot"], task.test)  # `untrained`: the same numbers before training (section 4)
+print("trained dot model, size of a coordinate:")
+print(f"  queries: mean {trained['mean |query|']:.3f}, largest {trained['largest |query|']:.3f}")
+print(f"  keys:    mean {trained['mean |key|']:.3f}, largest {trained['largest |key|']:.3f}")
+print(f"std of the scores {trained['score std']:.3f} (untrained {untrained['score std']:.3f});"
+      f" mean largest weight {trained['largest weight']:.3f} (untrained {untrained['largest weight']:.3f})")
 
 # %%
-print("training made the dot scores at least 10x more spread out:", bool(spread_t >= 10 * spread))
-print("and the trained weights much sharper (mean largest weight > 0.5):", bool(top_t > 0.5))
+print("training made the dot scores at least 10x more spread out:",
+      trained["score std"] >= 10 * untrained["score std"])
+print("and the trained weights much sharper (mean largest weight > 0.5):", trained["largest weight"] > 0.5)
 
 # %% [markdown]
 # The model learned to make its own scores large, within the bound the GRU states allow, to sharpen attention
@@ -612,28 +679,34 @@ print("and the trained weights much sharper (mean largest weight > 0.5):", bool(
 # their model had learned word alignments between English and French without ever being told about them. Here is
 # one held-out day, one that training never saw, written in three formats and read by the trained additive model
 # with greedy decoding: output characters down, source characters across (a space shows as ␣).
+#
+# The helper `read_dates` runs a model on strings. `task.encode_sources(texts)` turns source strings into padded
+# ids and lengths, like `task.test.src` and `task.test.lengths`; the model's `translate` method then decodes
+# greedily.
 
 # %%
-def translate(model, texts):
-    """Greedy translations of source strings, and their attention weights (B, T, S) (None without attention)."""
+def read_dates(model, texts):
+    """The model's greedy answers to source strings, and their attention weights (B, T, S) (None without attention)."""
     src, lengths = task.encode_sources(texts)  # (B, S) padded ids, (B,) lengths
     ids, weights = model.translate(src, lengths, max_len=task.test.tgt.size(1))  # (B, T): 10 characters and EOS
     return [task.tgt_vocab.decode(row) for row in ids], weights
 
 
-held_out_days = [dt.date.fromisoformat(target) for _, target in task.test.pairs]
+# held_out_days: the 1,000 held-out calendar days (section 5), none of them in training
 example_day = next(d for d in held_out_days if d.day >= 13 and d.month >= 10)  # every field looks different
-print("held-out day:", example_day, "  in training:", example_day.isoformat() in train_days)
+in_training = any(target == example_day.isoformat() for _, target in task.train.pairs)
+print("held-out day:", example_day, "  in training:", in_training)
 examples = [format_date(example_day, fmt) for fmt in ("on weekday the dth of month yyyy", "d month yyyy", "m/d/yy")]
-answers, example_weights = translate(models["additive"], examples)
+answers, example_weights = read_dates(models["additive"], examples)
 fig = plt.figure(figsize=(13, 8))
 panels = fig.subplot_mosaic([["long", "long"], ["medium", "short"]], height_ratios=[1, 1.05], width_ratios=[1.6, 1])
 for panel, text, answer, w in zip(("long", "medium", "short"), examples, answers, example_weights):
     out_labels = list(answer.ljust(10, "?")[:10]) + ["<eos>"]  # the characters the model wrote
-    plot_attention(w[:, : len(text)], out_labels, list(text.replace(" ", "␣")), ax=panels[panel],
-                   title=f"{text!r} → {answer!r}", annotate=False)
-    panels[panel].set_xlabel("source character (key)")
-    panels[panel].set_ylabel("output character (query)")
+    ax = plot_attention(w[:, : len(text)], out_labels, list(text.replace(" ", "␣")), ax=panels[panel],
+                        title=f"{text!r} → {answer!r}", annotate=False)
+    ax.images[0].colorbar.set_label("attention weight")
+    ax.set_xlabel("source character (key)")
+    ax.set_ylabel("output character (query)")
 fig.suptitle("Alignments of the additive model on three dates")
 fig.tight_layout()
 plt.show()
@@ -643,8 +716,9 @@ plt.show()
 # two output digits are an inference from the last two, and their weights are less sure where to go), the two
 # month digits look at the month, whether a number or a name (in these pictures mostly the first letters of the
 # name, all that the abbreviated formats write), and the day digits at the day, wherever the format
-# puts them. The weekday, "on", "the" and "of" get almost no weight at all. The rows of the hyphens and `<eos>`
-# are spread out: those characters are the same in every answer, so it does not matter where they look.
+# puts them. The weekday, "on", "the" and "of" get almost no weight at all. The hyphen rows are spread out: a
+# hyphen is the same in every answer, so it does not matter where it looks. (In these pictures the `<eos>` row is
+# not spread out: it looks mostly at the day, the last field written.)
 #
 # Pictures of three examples can mislead, so let us measure. Take all 1,000 held-out days, write each in the
 # format "d month yyyy" ("21 november 2026"), and average, over the dates, the weight that the output digits of
@@ -652,21 +726,35 @@ plt.show()
 # that field occupies, which is what a uniform spread of attention would give it.
 
 # %%
-written = task.split([(format_date(d, "d month yyyy"), d.isoformat()) for d in held_out_days])
+# 1. Every held-out day as "d month yyyy", and the additive model's weights on it.
+written = task.split([(format_date(d, "d month yyyy"), d.isoformat()) for d in held_out_days])  # N = 1,000 pairs
 _, w_written = models["additive"].translate(written.src, written.lengths, max_len=written.tgt.size(1))  # (N, T, S)
 
+# 2. Which source characters belong to each field: "21 november 2026" is day, space, month, space, year.
 pos = torch.arange(written.src.size(1))[None, :]  # (1, S): character positions
 day_len = torch.tensor([len(str(d.day)) for d in held_out_days])[:, None]  # (N, 1): "21" is 2 characters
 month_len = torch.tensor([len(d.strftime("%B")) for d in held_out_days])[:, None]  # (N, 1): "november" is 8
-month_start = day_len + 1  # after the day and a space
-source_fields = {  # (N, S) booleans: which source characters belong to each field
-    "year": (pos >= month_start + month_len + 1) & (pos < written.lengths[:, None]),
+month_start = day_len + 1  # (N, 1): after the day and a space
+year_start = month_start + month_len + 1  # (N, 1): after the month and a space
+source_fields = {  # (N, 1) vs (1, S) -> (N, S) booleans: True at the field's characters
+    "year": (pos >= year_start) & (pos < written.lengths[:, None]),
     "month": (pos >= month_start) & (pos < month_start + month_len),
     "day": pos < day_len,
 }
 output_fields = {"year": [0, 1, 2, 3], "month": [5, 6], "day": [8, 9]}  # output positions in yyyy-mm-dd
-share = {f: float((source_fields[f].sum(-1) / written.lengths).mean()) for f in source_fields}  # uniform attention
-on_field = {f: float((w_written[:, output_fields[f]] * source_fields[f][:, None, :]).sum(-1).mean()) for f in source_fields}
+
+# 3. Uniform attention would give each field its share of the characters.
+share = {}
+for f, in_field in source_fields.items():
+    n_in_field = in_field.sum(-1)  # (N, S) -> (N,): the field's characters in each date
+    share[f] = float((n_in_field / written.lengths).mean())  # (N,) -> mean over the dates
+
+# 4. The weight that the field's output digits put on the field's source characters.
+on_field = {}
+for f, in_field in source_fields.items():
+    w_digits = w_written[:, output_fields[f]]  # (N, T, S) -> (N, D, S): the rows of the field's D output digits
+    w_on = (w_digits * in_field[:, None, :]).sum(-1)  # (N, D, S) * (N, 1, S) -> sum over S -> (N, D)
+    on_field[f] = float(w_on.mean())  # (N, D) -> mean over the dates and the digits
 
 # %% tags=["nbval-ignore-output"]
 print(f"{'output digits':<15}{'weight on the same field':>26}{'share of the characters':>26}")
@@ -708,8 +796,8 @@ my_dates = [
     "31 feb 2021",  # a day that does not exist
     "2026-11-21",  # already ISO: a format never seen in training
 ]
-base_answers, _ = translate(models["no attention"], my_dates)
-additive_answers, _ = translate(models["additive"], my_dates)
+base_answers, _ = read_dates(models["no attention"], my_dates)
+additive_answers, _ = read_dates(models["additive"], my_dates)
 print(f"{'input':<26}{'no attention':>14}{'additive':>14}")
 for text, a, b in zip(my_dates, base_answers, additive_answers):
     print(f"{text:<26}{a:>14}{b:>14}")
@@ -717,14 +805,14 @@ for text, a, b in zip(my_dates, base_answers, additive_answers):
 # %% [markdown]
 # Questions to ask of your table: does either model know that February has no 31st day, or does it copy the
 # fields it finds? What does each make of a format it never saw, such as ISO itself? Where the two models
-# disagree, which one is right?
+# disagree, which one is right? An empty answer means that the model wrote `<eos>` as its very first character.
 #
 # A character outside the vocabulary cannot be encoded at all. The vocabulary raises a `ValueError` that names the
 # offending characters instead of silently dropping them (a model never trained on `!` or `é` could not know what
-# to do with them anyway):
+# to do with them anyway). The message counts only the characters, not the 3 special tokens (section 1):
 
 # %% tags=["raises-exception"]
-translate(models["additive"], ["21 november 2026!"])
+read_dates(models["additive"], ["21 november 2026!"])
 
 # %% [markdown]
 # ## Exercises
@@ -821,9 +909,9 @@ check.attention_context(my_attention_context)
 
 # %% [markdown]
 # **To explore (no checker).** Train the copy models of section 2 on `make_copy_task(max_len=24)` and plot the
-# same curves: where does the attention model start to fail, and does more training move that point? Or give the
-# baseline a wider summary (`Encoder(..., 32, 64)` with a decoder of `encoder_dim=128`): how far does that move
-# its cliff?
+# same curves: where does the attention model start to fail, and does more training (`fit`'s `steps`) move that
+# point? Or give the baseline a wider summary: in a copy of `build`, set the encoder's `hidden_dim=64` and the
+# decoder's `encoder_dim=128`. How far does that move its cliff?
 #
 # ## Summary
 #
@@ -849,7 +937,7 @@ check.attention_context(my_attention_context)
 # - **Judging on training data.** Dates repeat; a test set made of unseen calendar days is what shows that the
 #   model learned the formats and not the examples.
 # - **Teacher forcing is not decoding.** Training feeds the right previous character; at test time the model
-#   feeds its own guesses (`translate`), and one mistake can derail the rest. Measure with greedy decoding.
+#   feeds its own guesses (`model.translate`), and one mistake can derail the rest. Measure with greedy decoding.
 # - **Unfair comparisons.** Change one thing at a time: same seed, data, steps and sizes, only the score.
 # - **Reading too much into a heatmap.** One example can mislead, and bidirectional keys mix neighbouring
 #   characters; average over many examples before claiming an alignment.

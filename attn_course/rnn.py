@@ -262,15 +262,18 @@ def fit(model: Seq2Seq, split, steps: int, batch_size: int = 128, lr: float = 3e
     """Train with Adam and cross-entropy on teacher-forced targets; return the loss of every step.
 
     ``split`` has ``src``, ``lengths`` and ``tgt`` (e.g. a :class:`attn_course.data.TranslationSplit`);
-    ``progress`` is a label for a progress bar (needs ``tqdm``), or None for none.
+    ``progress`` is a label for a progress bar (``tqdm``; a printed line without it), or None for none.
     """
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
     losses: list[float] = []
     bar = None
     if progress is not None:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=steps, desc=progress)
+        try:
+            from tqdm.auto import tqdm  # installed with the course's notebooks, not with the bare package
+            bar = tqdm(total=steps, desc=progress)
+        except ImportError:
+            print(f"{progress}: training {steps} steps (install tqdm for a progress bar)")
     device = next(model.parameters()).device
     model.train()
     while len(losses) < steps:

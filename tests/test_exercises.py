@@ -80,6 +80,14 @@ MISTAKES = [
     (seq2seq.source_softmax, lambda s, m: source_softmax(s, m, keep=lambda x: ~x), "inverted"),
     (seq2seq.source_softmax, lambda s, m: source_softmax(s, m, fill=0.0), "set to 0"),
     (seq2seq.attention_context, lambda *a: context(*a, mix=lambda k, v: k), "mixes the keys"),
+    (seq2seq.attention_context, lambda q, k, v, m: context(q, k, v, ~m), "inverted"),
+    (seq2seq.attention_context, lambda q, k, v, m: (torch.softmax((k @ q[:, :, None])[..., 0].masked_fill(~m, 0.0), -1)
+                                                    [:, None, :] @ v)[:, 0], "set to 0"),
+    (seq2seq.source_softmax, lambda s, m: torch.softmax(s, -1) * m, "no longer sum to 1"),
+    (seq2seq.additive_scores, lambda *a: torch.softmax(additive(*a), -1), "raw scores"),
+    (seq2seq.additive_scores, lambda q, k, W_q, W_k, v: torch.tanh((q @ W_q.T)[:, None, :] + k @ W_k.T).sum(-1),
+     "not from summing over A"),
+    (seq2seq.additive_scores, lambda q, k, W_q, W_k, v: torch.tanh(q @ W_q.T + k @ W_k.T) @ v, "axis for S"),
     (seq2seq.attention_context, lambda *a: context(*a, masked=False), "not masked"),
     (seq2seq.attention_context, lambda *a: context(*a, dim=0), "batch axis"),
     (seq2seq.attention_context, lambda q, k, v, m: (torch.softmax((k @ q[:, :, None]).masked_fill(

@@ -200,3 +200,14 @@ def test_batches_cover_every_example_once_trimmed_to_the_longest():
         assert src.size(1) == int(lens.max()) and src.size(0) == tgt.size(0) <= 64
         seen += [task.src_vocab.decode(s) for s in src]
     assert sorted(seen) == sorted(s for s, _ in task.train.pairs)
+
+
+def test_fit_without_tqdm_prints_one_line(monkeypatch, capsys):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # as if tqdm were not installed
+    torch.manual_seed(0)
+    task = make_copy_task(n_train=32, n_test=4, min_len=2, max_len=3)
+    model = Seq2Seq(Encoder(len(task.src_vocab), 4, 4), Decoder(len(task.tgt_vocab), 4, 8, 8, None))
+    assert len(fit(model, task.train, steps=2, batch_size=16, progress="demo")) == 2
+    assert "demo: training 2 steps (install tqdm for a progress bar)" in capsys.readouterr().out

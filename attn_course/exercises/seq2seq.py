@@ -52,8 +52,14 @@ def additive_scores(fn: Callable) -> Result:
                 summed @ v,
             "tanh came after v: squash the sum W_q q + W_k k with tanh first, then take the dot product with v.":
                 torch.tanh(summed @ v),
+            "these are attention weights; this exercise wants the raw scores, before any softmax.":
+                torch.softmax(torch.tanh(summed) @ v, dim=-1),
+            "one number per source step comes from the dot product with v, not from summing over A.":
+                torch.tanh(summed).sum(-1),
         }
-        cases.append(Case(label, (q, k, W_q, W_k, v), torch.tanh(summed) @ v, faulty))
+        cases.append(Case(label, (q, k, W_q, W_k, v), torch.tanh(summed) @ v, faulty,
+                          on_error="The projected query (B, A) needs an axis for S before adding it to the keys "
+                                   "(B, S, A): `[:, None, :]`."))
     return run_cases("additive_scores", fn, cases)
 
 
@@ -73,6 +79,8 @@ def source_softmax(fn: Callable) -> Result:
                  softmax(scores.masked_fill(mask, float("-inf")), dim=-1)],
             "padded scores were set to 0, which still gets weight after exp; fill them with float('-inf').":
                 torch.softmax(scores.masked_fill(~mask, 0.0), dim=-1),
+            "the padding was zeroed after softmax, so the rows no longer sum to 1: mask the scores before softmax.":
+                torch.softmax(scores, dim=-1) * mask,
         }
         cases.append(Case(label, (scores, mask), softmax(keep, dim=-1), faulty))
     return run_cases("source_softmax", fn, cases)
@@ -93,6 +101,11 @@ def attention_context(fn: Callable) -> Result:
             _PAD: (torch.softmax(scores, dim=-1)[:, None, :] @ v)[:, 0],
             "softmax over the batch axis (dim=0) mixes different sentences; use the source steps (dim=-1).":
                 (torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=0)[:, None, :] @ v)[:, 0],
+            "the mask is inverted: True marks real tokens, so block where it is False (~mask).":
+                [(torch.softmax(scores.masked_fill(mask, float("-inf")), dim=-1)[:, None, :] @ v)[:, 0],
+                 (softmax(scores.masked_fill(mask, float("-inf")), dim=-1)[:, None, :] @ v)[:, 0]],
+            "padded scores were set to 0, which still gets weight after exp; fill them with float('-inf').":
+                (torch.softmax(scores.masked_fill(~mask, 0.0), dim=-1)[:, None, :] @ v)[:, 0],
             "every source position got weight 1: the softmax ran over the hidden axis or an axis of size 1. "
             "Reduce to one score per source step (B, S) first, then softmax over the steps.":
                 [(ones[:, None, :] @ v)[:, 0], (mask.float()[:, None, :] @ v)[:, 0], v.sum(1)],
