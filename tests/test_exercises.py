@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import attn_course as ac
-from attn_course.exercises import lookup, masking, seq2seq, similarity, softmax, welcome
+from attn_course.exercises import lookup, masking, multihead, self_attention, seq2seq, similarity, softmax, welcome
 from attn_course.exercises.core import Hints
 
 
@@ -47,7 +47,25 @@ def context(q, k, v, mask, mix=None, dim=-1, masked=True):
     return (torch.softmax(scores, dim=dim)[:, None, :] @ (v if mix is None else mix(k, v)))[:, 0]
 
 
+def self_attn(x, W_q, W_k, W_v, causal=False, width=None, keep=None):
+    q, k, v = x @ W_q.T, x @ W_k.T, x @ W_v.T
+    scores = q @ k.transpose(-2, -1) / math.sqrt(width or W_q.shape[0])
+    L = x.shape[1]
+    keep = keep if keep is not None else (torch.ones(L, L, dtype=torch.bool).tril() if causal else None)
+    if keep is not None:
+        scores = scores.masked_fill(~keep, float("-inf"))
+    return torch.softmax(scores, -1) @ v
+
+
+def split(x, H):
+    return x.view(x.shape[0], x.shape[1], H, -1).transpose(1, 2)
+
+
 REFERENCES = [
+    (self_attention.self_attention, self_attn),
+    (self_attention.causal_self_attention, lambda *a: self_attn(*a, causal=True)),
+    (multihead.split_heads, split),
+    (multihead.merge_heads, lambda x: x.transpose(1, 2).reshape(x.shape[0], x.shape[2], -1)),
     (seq2seq.additive_scores, additive),
     (seq2seq.source_softmax, source_softmax),
     (seq2seq.attention_context, context),
@@ -73,6 +91,17 @@ def test_reference_solution_passes(check, solution):
 
 
 MISTAKES = [
+    (self_attention.self_attention, lambda x, *w: self_attn(x, *w, width=x.shape[-1]), "model width E"),
+    (self_attention.self_attention, lambda x, *w: self_attn(x, *w, width=1), "not scaled"),
+    (self_attention.causal_self_attention, lambda x, *w: self_attn(
+        x, *w, keep=torch.ones(x.shape[1], x.shape[1], dtype=torch.bool).triu()), "inverted"),
+    (self_attention.causal_self_attention, lambda x, *w: self_attn(
+        x, *w, keep=~torch.ones(x.shape[1], x.shape[1], dtype=torch.bool).tril()), "inverted"),
+    (self_attention.causal_self_attention, lambda x, *w: self_attn(x, *w), "no causal mask"),
+    (multihead.split_heads, lambda x, H: x.view(x.shape[0], H, x.shape[1], -1), "without a transpose"),
+    (multihead.split_heads, lambda x, H: x.view(x.shape[0], x.shape[1], H, -1), "did not move them"),
+    (multihead.merge_heads, lambda x: x.reshape(x.shape[0], x.shape[2], -1), "without moving the heads back"),
+    (multihead.merge_heads, lambda x: x.transpose(1, 2).view(x.shape[0], x.shape[2], -1), "not contiguous"),
     (seq2seq.additive_scores, lambda *a: additive(*a, squash=lambda x: x), "no tanh"),
     (seq2seq.additive_scores, lambda q, k, W_q, W_k, v: torch.tanh(additive(q, k, W_q, W_k, v, lambda x: x)), "after v"),
     (seq2seq.source_softmax, lambda s, m: source_softmax(s, m, dim=0), "batch axis"),
@@ -220,7 +249,9 @@ def test_hints_come_one_at_a_time_then_stop():
 
 
 def test_each_module_hints_every_exercise():
-    for module, names in [(welcome, ["last_token"]), (similarity, ["dot_scores", "cosine_scores"]),
+    for module, names in [(self_attention, ["self_attention", "causal_self_attention"]),
+                          (multihead, ["split_heads", "merge_heads"]), (welcome, ["last_token"]),
+                          (similarity, ["dot_scores", "cosine_scores"]),
                           (softmax, ["softmax", "softmax_temperature", "logsumexp"]),
                           (lookup, ["soft_lookup", "kernel_weights"]),
                           (seq2seq, ["additive_scores", "source_softmax", "attention_context"]),

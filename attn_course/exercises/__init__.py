@@ -4,6 +4,6 @@ Use in a notebook: ``from attn_course.exercises import softmax as check``, then
 ``check.softmax(my_softmax)`` and ``check.hint("softmax")``. Only notebooks import these.
 """
 
-from . import lookup, masking, seq2seq, similarity, softmax, welcome
+from . import lookup, masking, multihead, self_attention, seq2seq, similarity, softmax, welcome
 
-__all__ = ["lookup", "masking", "seq2seq", "similarity", "softmax", "welcome"]
+__all__ = ["lookup", "masking", "multihead", "self_attention", "seq2seq", "similarity", "softmax", "welcome"]

@@ -1,0 +1,170 @@
+"""Multi-head attention that matches ``torch.nn.MultiheadAttention``, with grouped-query heads (notebook 07).
+
+Each head attends in its own ``D = E / H``-wide subspace; the heads' outputs are put side by
+side and mixed by ``out_proj``. Set ``module.trace = True`` to print every tensor's shape, with
+its glossary letters, as it flows through.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .runtime import check_shape
+from .softmax import softmax
+
+__all__ = ["MultiHeadAttention", "kv_cache_bytes"]
+
+
+def kv_cache_bytes(num_layers: int, batch: int, seq_len: int, num_kv_heads: int, head_dim: int,
+                   bytes_per_value: int = 2) -> int:
+    """Bytes a KV cache holds: keys and values for every layer, sequence, position and key/value head.
+
+    ``2 · layers · B · S · H_kv · D · bytes``. Fewer key/value heads (grouped-query attention)
+    shrink it in proportion. Introduced in notebook 07.
+    """
+    return 2 * num_layers * batch * seq_len * num_kv_heads * head_dim * bytes_per_value
+
+
+class MultiHeadAttention(nn.Module):
+    """Multi-head attention, batch-first ``(B, L, E)``, with masks True = may attend (notebook 07).
+
+    Args:
+        embed_dim: ``E``, the width of queries and of the output.
+        num_heads: ``H``; ``E`` must divide by it, and each head is ``D = E / H`` wide.
+        bias: biases in the four projections.
+        kdim, vdim: widths of keys and values (default ``E``).
+        dropout: dropout on the attention weights, in training only.
+        num_kv_heads: ``H_kv`` key/value heads shared by groups of query heads (grouped-query
+            attention; 1 is multi-query attention). Default ``H``.
+        use_sdpa: take the fast path through ``torch.nn.functional.scaled_dot_product_attention``
+            (it cannot return weights: with ``need_weights=True`` the manual path runs).
+
+    ``forward(query (B, L, E), key (B, S, kdim), value (B, S, vdim), attn_mask=None, is_causal=False,
+    need_weights=False, average_attn_weights=True)`` returns ``(output (B, L, E), weights)``:
+    weights ``(B, L, S)`` averaged over heads, ``(B, H, L, S)`` per head, or None. ``attn_mask`` is
+    boolean (True = may attend) or float (added to the scores), broadcastable to ``(B, H, L, S)``;
+    a 3-D mask is taken as ``(B, L, S)``, the same for every head.
+    """
+
+    def __init__(self, embed_dim: int, num_heads: int, bias: bool = True, kdim: int | None = None,
+                 vdim: int | None = None, dropout: float = 0.0, num_kv_heads: int | None = None,
+                 use_sdpa: bool = False) -> None:
+        super().__init__()
+        num_kv_heads = num_kv_heads or num_heads
+        if embed_dim % num_heads:
+            raise ValueError(f"num_heads: embed_dim {embed_dim} must divide into num_heads heads, got {num_heads}")
+        if num_heads % num_kv_heads:
+            raise ValueError(f"num_kv_heads: num_heads {num_heads} must divide into groups of it, got {num_kv_heads}")
+        self.embed_dim, self.num_heads, self.num_kv_heads = embed_dim, num_heads, num_kv_heads
+        self.head_dim = embed_dim // num_heads
+        self.dropout, self.use_sdpa, self.trace = dropout, use_sdpa, False
+        self.q_proj = nn.Linear(embed_dim, embed_dim, bias=bias)
+        self.k_proj = nn.Linear(kdim or embed_dim, num_kv_heads * self.head_dim, bias=bias)
+        self.v_proj = nn.Linear(vdim or embed_dim, num_kv_heads * self.head_dim, bias=bias)
+        self.out_proj = nn.Linear(embed_dim, embed_dim, bias=bias)
+
+    def _show(self, step: str, x: torch.Tensor, spec: str) -> torch.Tensor:
+        """With ``trace`` on, print a step and its shape in glossary letters (and check it)."""
+        if self.trace:
+            sizes = check_shape(x, spec, name=step)
+            print(f"{step:<44} ({', '.join(f'{k}={v}' for k, v in sizes.items())})")
+        return x
+
+    def _split(self, x: torch.Tensor, heads: int, name: str) -> torch.Tensor:
+        """``(B, n, heads·D)`` -> ``(B, heads, n, D)``: view the last axis as heads, then put heads first."""
+        B, n = x.shape[:2]
+        letters = ("L" if name == "q" else "S") + (" H" if heads == self.num_heads else " Hkv")
+        x = self._show(f"{name}: split into heads with view", x.view(B, n, heads, self.head_dim), f"B {letters} D")
+        return self._show(f"{name}: transpose(1, 2), heads first", x.transpose(1, 2),
+                          f"B {letters.split()[1]} {letters.split()[0]} D")
+
+    def _mask(self, attn_mask: torch.Tensor | None, B: int, L: int, S: int) -> torch.Tensor | None:
+        if attn_mask is None:
+            return None
+        if attn_mask.dtype != torch.bool and not attn_mask.is_floating_point():
+            raise TypeError(f"attn_mask: expected torch.bool (True = may attend) or a float dtype, got {attn_mask.dtype}")
+        mask = attn_mask[:, None] if attn_mask.dim() == 3 else attn_mask  # (B, L, S) -> (B, 1, L, S)
+        want = (B, self.num_heads, L, S)
+        try:
+            fits = torch.broadcast_shapes(mask.shape, want) == torch.Size(want)
+        except RuntimeError:
+            fits = False
+        if not fits:
+            raise ValueError(f"attn_mask: expected a shape that broadcasts to (B, H, L, S) = {want}, "
+                             f"or (B, L, S) = {(B, L, S)}, got {tuple(attn_mask.shape)}")
+        return mask
+
+    def forward(self, query, key, value, attn_mask=None, is_causal=False, need_weights=False,
+                average_attn_weights=True):
+        B, L, _ = check_shape(query, "B L E", name="query", E=self.embed_dim).values()
+        S = check_shape(key, "B S Ek", name="key", B=B, Ek=self.k_proj.in_features)["S"]
+        check_shape(value, "B S Ev", name="value", B=B, S=S, Ev=self.v_proj.in_features)
+        if is_causal and attn_mask is not None:
+            raise ValueError("attn_mask: give either attn_mask or is_causal=True, not both")
+        mask = self._mask(attn_mask, B, L, S)
+        q = self._split(self._show("q = q_proj(query)", self.q_proj(query), "B L E"), self.num_heads, "q")
+        kv_width = "B S E" if self.num_kv_heads == self.num_heads else "B S Ekv"  # Ekv = Hkv·D
+        k = self._split(self._show("k = k_proj(key)", self.k_proj(key), kv_width), self.num_kv_heads, "k")
+        v = self._split(self._show("v = v_proj(value)", self.v_proj(value), kv_width), self.num_kv_heads, "v")
+        if self.num_kv_heads != self.num_heads:  # each key/value head serves a group of query heads
+            group = self.num_heads // self.num_kv_heads
+            k = self._show("k: repeat each head for its group", k.repeat_interleave(group, dim=1), "B H S D")
+            v = self._show("v: repeat each head for its group", v.repeat_interleave(group, dim=1), "B H S D")
+        if is_causal:
+            mask = torch.ones(L, S, dtype=torch.bool, device=query.device).tril()  # top-left, as PyTorch's
+        dropout = self.dropout if self.training else 0.0
+        if self.use_sdpa and not need_weights:  # the fast path: one fused call, no weights
+            out, weights = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout), None
+        else:
+            out, weights = self._attend(q, k, v, mask, dropout)
+        out = self._show("heads: transpose(1, 2) back", out.transpose(1, 2), "B L H D")
+        out = self._show("merge heads: reshape to (B, L, E)", out.reshape(B, L, self.embed_dim), "B L E")
+        out = self._show("output = out_proj(merged)", self.out_proj(out), "B L E")
+        if not need_weights:
+            return out, None
+        return out, weights.mean(dim=1) if average_attn_weights else weights
+
+    def _attend(self, q, k, v, mask, dropout):
+        """The manual path: scores scaled by the head width D, masked, softmax, weighted values."""
+        scores = self._show("scores = q @ k^T / sqrt(D)", q @ k.transpose(-2, -1) / math.sqrt(self.head_dim),
+                            "B H L S")  # (B, H, L, D) @ (B, H, D, S) -> (B, H, L, S)
+        if mask is not None and mask.dtype == torch.bool:
+            scores = scores.masked_fill(~mask, float("-inf"))
+        elif mask is not None:
+            scores = scores + mask
+        weights = softmax(scores, dim=-1)  # (B, H, L, S); a row with no allowed key: zeros
+        out = self._show("out = weights @ v", F.dropout(weights, dropout) @ v, "B H L D")  # (B, H, L, D)
+        return out, weights
+
+    @classmethod
+    def from_torch(cls, module: nn.MultiheadAttention) -> MultiHeadAttention:
+        """A copy of a ``torch.nn.MultiheadAttention``'s weights (batch_first or not, any bias, kdim, vdim).
+
+        The copy is always batch-first; its masks are True = may attend (the opposite of
+        PyTorch's boolean ``attn_mask`` and ``key_padding_mask``).
+        """
+        if not isinstance(module, nn.MultiheadAttention):
+            raise TypeError(f"module: expected a torch.nn.MultiheadAttention, got {type(module).__name__}")
+        if module.bias_k is not None or module.add_zero_attn:
+            raise ValueError("module: add_bias_kv and add_zero_attn have no counterpart here")
+        bias = module.in_proj_bias is not None
+        ours = cls(module.embed_dim, module.num_heads, bias=bias, kdim=module.kdim, vdim=module.vdim,
+                   dropout=module.dropout)
+        E = module.embed_dim
+        with torch.no_grad():
+            if module._qkv_same_embed_dim:
+                weights = module.in_proj_weight.split(E)  # (3E, E) -> three (E, E)
+            else:
+                weights = (module.q_proj_weight, module.k_proj_weight, module.v_proj_weight)
+            for proj, w in zip((ours.q_proj, ours.k_proj, ours.v_proj), weights):
+                proj.weight.copy_(w)
+            if bias:
+                for proj, b in zip((ours.q_proj, ours.k_proj, ours.v_proj), module.in_proj_bias.split(E)):
+                    proj.bias.copy_(b)
+                ours.out_proj.bias.copy_(module.out_proj.bias)
+            ours.out_proj.weight.copy_(module.out_proj.weight)
+        return ours.to(module.out_proj.weight.dtype)

@@ -1,0 +1,77 @@
+"""Positions: sinusoidal position encodings and rotary embeddings (notebook 06).
+
+Attention compares tokens by content only, so without positions it cannot tell "dog bites man"
+from "man bites dog". Sinusoidal encodings are *added* to the token vectors; rotary embeddings
+*rotate* queries and keys so that their dot product depends on the offset between two tokens.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .runtime import require_floating
+
+__all__ = ["sinusoidal_positions", "rotary_angles", "apply_rotary"]
+
+
+def _check_size(name: str, n: object, minimum: int = 0) -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or n < minimum:
+        raise ValueError(f"{name}: expected an int >= {minimum}, got {n!r}")
+    return n
+
+
+def sinusoidal_positions(L: int, E: int, base: float = 10_000.0) -> torch.Tensor:
+    """The encodings of "Attention is all you need": ``PE[p, 2i] = sin(p / base^(2i/E))``, ``PE[p, 2i+1] = cos(...)``.
+
+    Args:
+        L: number of positions.
+        E: model width (odd widths drop the last cosine).
+        base: the longest wavelength is ``2π · base``.
+
+    Returns:
+        ``(L, E)`` float32 tensor, added to token embeddings. Introduced in notebook 06.
+    """
+    L, E = _check_size("L", L), _check_size("E", E, 1)
+    position = torch.arange(L, dtype=torch.float64)[:, None]  # (L, 1)
+    frequency = base ** (-torch.arange(0, E, 2, dtype=torch.float64) / E)  # (ceil(E/2),): 1 down to ~1/base
+    angle = position * frequency  # (L, ceil(E/2))
+    pe = torch.stack([angle.sin(), angle.cos()], dim=-1).flatten(1)  # (L, 2·ceil(E/2)): sin, cos interleaved
+    return pe[:, :E].float()
+
+
+def rotary_angles(positions: torch.Tensor, D: int, base: float = 10_000.0) -> torch.Tensor:
+    """Rotation angles ``(L, D/2)``: position ``p`` turns pair ``i`` by ``p · base^(-2i/D)``."""
+    D = _check_size("D", D, 2)
+    if D % 2:
+        raise ValueError(f"D: rotary embeddings rotate pairs of coordinates, so D must be even, got {D}")
+    theta = base ** (-torch.arange(0, D, 2, dtype=torch.float64) / D)  # (D/2,)
+    return positions.to(torch.float64)[:, None] * theta[None, :]  # (L, 1) * (1, D/2) -> (L, D/2)
+
+
+def apply_rotary(x: torch.Tensor, positions: torch.Tensor | None = None, base: float = 10_000.0) -> torch.Tensor:
+    """Rotary position embedding (RoPE): rotate each pair of coordinates of ``x`` by an angle that grows with position.
+
+    Pairs are ``(x[..., i], x[..., i + D/2])`` (the "rotate half" layout of GPT-NeoX and Llama).
+    Applied to queries and keys, it makes ``apply_rotary(q, m) · apply_rotary(k, n)`` depend on
+    ``n - m`` only.
+
+    Args:
+        x: ``(..., L, D)`` queries or keys, ``D`` even.
+        positions: ``(L,)`` positions (default ``0..L-1``).
+        base: as in :func:`sinusoidal_positions`.
+
+    Returns:
+        A tensor of ``x``'s shape and dtype. Introduced in notebook 06.
+    """
+    require_floating("x", x)
+    if x.dim() < 2:
+        raise ValueError(f"x: expected shape (..., L, D), got {tuple(x.shape)}")
+    L, D = x.shape[-2:]
+    positions = torch.arange(L, device=x.device) if positions is None else positions
+    if positions.shape != (L,):
+        raise ValueError(f"positions: expected shape (L,) = ({L},), got {tuple(positions.shape)}")
+    angle = rotary_angles(positions, D, base).to(x.device)  # (L, D/2)
+    cos, sin = torch.cat([angle.cos()] * 2, -1).to(x.dtype), torch.cat([angle.sin()] * 2, -1).to(x.dtype)  # (L, D)
+    x1, x2 = x[..., : D // 2], x[..., D // 2:]
+    rotated_half = torch.cat([-x2, x1], dim=-1)  # (x1, x2) -> (-x2, x1): a quarter turn of every pair
+    return x * cos + rotated_half * sin  # each pair (x1, x2) turned by its angle
