@@ -44,7 +44,7 @@ DEVICE = device()
 # ## How the course works
 #
 # The notebooks are meant to be done **in order**; each one builds on the previous ones.
-# Notebooks 00–05 are in the repository now; **06 onward are coming** and are not in the
+# Notebooks 00–07 are in the repository now; **08 onward are coming** and are not in the
 # repository yet (the rows marked *coming* below), so the plan may still change.
 #
 # | nb | topic | you build |
@@ -55,7 +55,7 @@ DEVICE = device()
 # | 03 | attention as a soft lookup | query, key, value; kernel regression |
 # | 04 | scaled dot-product attention and masks | the function every later notebook uses |
 # | 05 | attention in RNN encoder-decoders | additive and multiplicative attention |
-# | 06–07 *(coming)* | self-attention, positions, multi-head attention | what a transformer layer computes |
+# | 06–07 | self-attention, positions, multi-head attention | what a transformer layer computes |
 # | 08–09 *(coming)* | cross-attention, the transformer block | models trained in seconds |
 # | 10–14 *(coming)* | long sequences, GPUs, FlashAttention, real models, many processes | attention at scale |
 #

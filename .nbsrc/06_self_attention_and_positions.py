@@ -1,0 +1,760 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+# ---
+
+# %% [markdown]
+# # 06 · Self-attention and positions
+#
+# In notebooks 03 to 05 the queries came from one place and the keys and values from another: a new film asked the
+# films a user had rated, a decoder asked the states of an encoder. **Self-attention** lets a sentence ask *itself*:
+# every token produces a query, a key and a value, and every token's output is an average over the whole sentence,
+# weighted by how well its query matches each key. That one step, repeated in layer after layer, is how a
+# transformer lets "bites" find its subject and "hungry" the noun it describes. This notebook builds it from one
+# token up, shows why it needs three learned projections, and then meets its blind spot: on its own, self-attention
+# does not know the order of the words, so "dog bites man" and "man bites dog" look the same to it. The cure is to
+# give it positions, and we build the two that matter most: the sinusoidal encodings of the original transformer
+# and the rotary embeddings (RoPE) of today's Llama-style models.
+#
+# **Learning goals.** After this notebook you can
+# - **compute** self-attention by hand for one token, then for all tokens with one matrix product;
+# - **explain** why queries, keys and values are three different projections of the same token, and scale the
+#   scores by the head width $D$;
+# - **use** the progression `SelfAttentionLoops` → `SelfAttention` → `CausalSelfAttention` and show that each
+#   gives the same result as the one before;
+# - **prove** by computation that self-attention without positions is permutation-equivariant;
+# - **build** sinusoidal position encodings and rotary embeddings, and show why a fixed offset between two
+#   positions acts on them as a rotation.
+#
+# **Prerequisites.** [03 · Attention as a soft lookup](03_attention_as_soft_lookup.ipynb) (queries, keys and
+# values) and [04 · Scaled dot-product attention and masks](04_scaled_dot_product_attention_and_masks.ipynb)
+# ($\mathrm{softmax}(QK^\top/\sqrt{d})\,V$, causal masks, `plot_attention`).
+#
+# **Time.** About 50 minutes of study.
+
+# %%
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from attn_course import causal_mask, device, plot_attention, scaled_dot_product_attention, set_seed, softmax
+from attn_course.exercises import self_attention as check
+from attn_course.positions import apply_rotary, rotary_angles, sinusoidal_positions
+from attn_course.self_attention import CausalSelfAttention, SelfAttention, SelfAttentionLoops
+
+set_seed(0)
+torch.set_num_threads(1)  # the same summation order on every machine, so stored outputs match
+torch.set_printoptions(precision=4, sci_mode=False)
+np.set_printoptions(precision=4, suppress=True)
+DEVICE = device()
+
+# %% [markdown]
+# The sentences here have seven tokens, so everything runs on the CPU; `DEVICE` is set up as in every notebook
+# but not used.
+#
+# ## 1. One token attends to its sentence
+#
+# A model sees a sentence as a matrix $X$ of shape $(L, E)$: one row, an **embedding**, per token. A trained model
+# learns its embeddings; to see what attention does with them we write them by hand, with six features whose
+# meaning we know. A 2 means "yes"; the 1s say that "hungry" is usually said of animals, "old" of people, and that
+# the subject of "bites" is usually an animal. (The size 2 only makes the scores large enough to give clear
+# weights; learned embeddings have entries of similar size.)
+
+# %%
+FEATURES = ["noun", "verb", "adjective", "determiner", "animal", "human"]
+EMBEDDING = {  # word -> its E = 6 features
+    "the": [0, 0, 0, 2, 0, 0],
+    "hungry": [0, 0, 2, 0, 1, 0],
+    "old": [0, 0, 2, 0, 0, 1],
+    "dog": [2, 0, 0, 0, 2, 0],
+    "man": [2, 0, 0, 0, 0, 2],
+    "bites": [0, 2, 0, 0, 1, 0],
+}
+words = "the hungry dog bites the old man".split()
+x = torch.tensor([EMBEDDING[w] for w in words], dtype=torch.float32)  # (L, E): one row per token
+L, E = x.shape
+print(f"x has shape (L, E) = {tuple(x.shape)}\n")
+print(" " * 8 + "".join(f"{f:>11}" for f in FEATURES))
+for w, row in zip(words, x):
+    print(f"{w:>8}" + "".join(f"{v:>11.0f}" for v in row))
+
+# %% [markdown]
+# **The simplest self-attention** uses each embedding as its own query, key and value: $q_i = k_i = v_i = x_i$.
+# Take the verb, "bites" (token 3). It asks the sentence: its scores are its dot products with every token,
+# scaled by $1/\sqrt{E}$ as in notebook 04; softmax turns them into weights; its output is the weighted average of
+# the tokens:
+#
+# $$s_{j} = \frac{x_3 \cdot x_j}{\sqrt{E}}, \qquad w_{j} = \frac{e^{s_j}}{\sum_{j'} e^{s_{j'}}}, \qquad
+# \text{out}_3 = \sum_{j} w_{j}\, x_j .$$
+
+# %%
+i = words.index("bites")
+scores_i = torch.stack([x[i] @ x[j] for j in range(L)]) / math.sqrt(E)  # (L,): one score per token j
+weights_i = softmax(scores_i, dim=0)  # (L,): sums to 1
+out_i = sum(weights_i[j] * x[j] for j in range(L))  # (E,): the weighted average of the tokens
+
+print(f"query: {words[i]!r}\n")
+print(f"{'key':>8} {'x_i · x_j':>10} {'score':>8} {'weight':>8}")
+for j, w in enumerate(words):
+    print(f"{w:>8} {float(x[i] @ x[j]):>10.0f} {float(scores_i[j]):>8.4f} {float(weights_i[j]):>8.4f}")
+print(f"\nweights sum to {float(weights_i.sum()):.4f}")
+print("output of 'bites':", dict(zip(FEATURES, [round(float(v), 3) for v in out_i])))
+
+# %% [markdown]
+# "bites" gives half its weight (0.4978) to itself, and most of the rest to "dog" (0.1463) and "hungry" (0.0973),
+# the only tokens that share a feature with it. Its output is therefore still mostly a verb (0.996 of the "verb"
+# feature) with an animal in it, plus a little of every other token.
+#
+# **Every token at once.** Each token does the same, with its own row. A loop over the tokens says it plainly;
+# then, exactly as in notebook 04, all $L \times L$ scores are one matrix product $XX^\top$, and all outputs a
+# second one.
+
+# %%
+out_loop = torch.stack([softmax(x[i] @ x.T / math.sqrt(E), dim=0) @ x for i in range(L)])  # L times (L,) @ (L, E)
+
+scores = x @ x.T / math.sqrt(E)  # (L, E) @ (E, L) -> (L, L): scores[i, j] = x_i · x_j / sqrt(E)
+weights = softmax(scores, dim=-1)  # (L, L): row i is token i's weights over the sentence
+out = weights @ x  # (L, L) @ (L, E) -> (L, E)
+
+torch.testing.assert_close(out, out_loop)
+torch.testing.assert_close(out[words.index("bites")], out_i)
+torch.testing.assert_close(out, scaled_dot_product_attention(x, x, x))  # q = k = v = x
+print("out", tuple(out.shape), "= the loop over tokens = row 'bites' by hand = scaled_dot_product_attention(x, x, x)")
+
+# %% [markdown]
+# That is all self-attention is: the attention of notebook 04 with queries, keys and values that all come from
+# the same sequence. The output has one row per token, like the input, so the step can be repeated, layer after
+# layer.
+#
+# ## 2. Why learned projections
+#
+# ### 2.1 Without them, every token looks at itself
+#
+# Look at the score matrix $XX^\top$ (before the scale). Its diagonal holds $x_i \cdot x_i = \lVert x_i \rVert^2$,
+# and by the Cauchy–Schwarz inequality $x_i \cdot x_j \le \lVert x_i \rVert \lVert x_j \rVert$: if all tokens had
+# the same length, no other token could score higher with $x_i$ than $x_i$ itself, and with similar lengths one
+# rarely does.
+
+# %%
+dots = x @ x.T  # (L, L)
+print(dots)
+print(f"\n{'token':>8} {'x_i · x_i':>10} {'best other':>11}")
+for i, w in enumerate(words):
+    print(f"{w:>8} {float(dots[i, i]):>10.0f} {float(dots[i].masked_fill(torch.arange(L) == i, -1e9).max()):>11.0f}")
+
+# %% [markdown]
+# In every row the diagonal is the largest entry; the only tie is "the" with the other "the", the same word. This
+# is not a quirk of our hand-made features. With random embeddings in a realistic width the diagonal wins every
+# row, and by a wide margin, because $x_i \cdot x_i$ grows like $E$ while the other dot products are sums of
+# terms of random sign:
+
+# %%
+g = torch.Generator().manual_seed(1)
+x_rand = torch.randn(50, 64, generator=g, dtype=torch.float64)  # 50 random tokens, E = 64
+d_rand = x_rand @ x_rand.T  # (50, 50)
+off_diagonal = d_rand[~torch.eye(50, dtype=torch.bool)]
+print("rows whose largest score is the diagonal:", int((d_rand.argmax(dim=-1) == torch.arange(50)).sum()), "of 50")
+print(f"mean diagonal score: {float(d_rand.diag().mean()):.1f},  largest off-diagonal score: {float(off_diagonal.max()):.1f}")
+print(f"average weight a token gives itself: {float(softmax(d_rand / 8, dim=-1).diag().mean()):.4f}")  # scaled by 1/sqrt(64)
+
+# %% [markdown]
+# The diagonal scores are about 63, the largest of all the others about 24: a token gives nearly all its weight to
+# itself (0.9543 on average here) and learns little from the others. There is a deeper problem than the diagonal:
+# with $q = k = v = x$ the **question equals the answer**. What a token looks for, what it offers to be found by,
+# and what it hands over are all the same vector. A verb cannot ask "where is my subject?", because the only
+# question a verb's vector can ask is "who looks like a verb?".
+#
+# ### 2.2 Three projections: what to ask, what to offer, what to give
+#
+# Self-attention therefore gives each token three different vectors, made from its embedding by three matrices
+# that the model learns, each of shape $(D, E)$:
+#
+# $$q_i = W_q\, x_i \;\;\text{(what } i \text{ looks for)}, \qquad k_i = W_k\, x_i \;\;\text{(what } i \text{ is
+# found by)}, \qquad v_i = W_v\, x_i \;\;\text{(what } i \text{ hands over)}.$$
+#
+# The **head width** $D$ need not equal the model width $E$. We write the three matrices by hand, with $D = 4$:
+# the keys say "I am a noun / a verb / an animal / a person", and the queries translate each token's grammar into
+# what it needs. Verbs, adjectives and determiners look for a noun, nouns look for a verb, and the animal and
+# person features are kept as a preference. In code, a row vector times the transpose, `x @ W_q.T`, does the same
+# for all tokens at once, the convention of `torch.nn.Linear`.
+
+# %%
+W_q = torch.tensor([  # columns: noun verb adjective determiner animal human
+    [0, 2, 2, 2, 0, 0],  # q[0] "I look for a noun": asked by verbs, adjectives and determiners
+    [2, 0, 0, 0, 0, 0],  # q[1] "I look for a verb": asked by nouns
+    [0, 0, 0, 0, 1, 0],  # q[2] "... preferably an animal"
+    [0, 0, 0, 0, 0, 1],  # q[3] "... preferably a person"
+], dtype=torch.float32)  # (D, E) = (4, 6)
+W_k = torch.tensor([
+    [1, 0, 0, 0, 0, 0],  # k[0] "I am a noun"
+    [0, 1, 0, 0, 0, 0],  # k[1] "I am a verb"
+    [0, 0, 0, 0, 1, 0],  # k[2] "I am an animal"
+    [0, 0, 0, 0, 0, 1],  # k[3] "I am a person"
+], dtype=torch.float32)  # (D, E)
+W_v = W_k.clone()  # values: hand over those same four facts, (D, E)
+D = W_q.shape[0]
+
+q, k, v = x @ W_q.T, x @ W_k.T, x @ W_v.T  # (L, E) @ (E, D) -> (L, D), three times
+weights_proj = softmax(q @ k.T / math.sqrt(D), dim=-1)  # (L, D) @ (D, L) -> (L, L), scaled by the head width
+out_proj = weights_proj @ v  # (L, L) @ (L, D) -> (L, D)
+print("q, k, v:", tuple(q.shape), "  weights:", tuple(weights_proj.shape), "  out:", tuple(out_proj.shape))
+for w in ("bites", "hungry", "dog"):
+    i = words.index(w)
+    top = int(weights_proj[i].argmax())
+    print(f"{w!r:>9} without projections attends most to {words[int(weights[i].argmax())]!r} ({float(weights[i].max()):.3f}), "
+          f"with projections to {words[top]!r} ({float(weights_proj[i, top]):.3f})")
+print("'the' with projections gives 'dog'", round(float(weights_proj[0, 2]), 3), "and 'man'", round(float(weights_proj[0, 6]), 3))
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(12, 5))
+plot_attention(weights, words, words, ax=axes[0], title="q = k = v = x: each token asks for itself")
+plot_attention(weights_proj, words, words, ax=axes[1], title="q = W_q x, k = W_k x: each token asks for a partner")
+fig.suptitle("Self-attention weights of the same sentence, without and with projections")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# On the left the bright cells sit on the diagonal: every token mostly looks at itself. On the right they leave it:
+# "bites" and "hungry" look at "dog" (the animal-loving ones), "old" looks at "man", and "dog" and "man" look at the
+# verb. Nothing about the words changed, only the questions they ask. Row "the" is telling: it wants a noun and
+# gives "dog" and "man" the same weight (0.478 each), because nothing in the embeddings
+# says *which* noun comes after each "the". Section 3 shows that self-attention cannot know, and sections 4–5 fix
+# it.
+#
+# In a real model nobody writes $W_q, W_k, W_v$: they start random and training shapes them, and the questions
+# they learn are rarely this tidy. What the hand-made ones show is the *capacity*: separate projections let a
+# token ask for something other than itself.
+#
+# ### 2.3 The named progression: loops, matrices, causal
+#
+# The package keeps self-attention as three small classes, each one step further than the last, like the
+# `SelfAttention_v1` → `CausalAttention` progression of rasbt's *LLMs from scratch*. They share the same three
+# parameters, `W_q`, `W_k`, `W_v` (`nn.Linear(E, D, bias=False)` layers, whose `.weight` has shape $(D, E)$), so one
+# can load another's weights:
+#
+# - `SelfAttentionLoops(E, head_dim=D)`: explicit Python loops over batch, queries and keys, section 1 written out;
+# - `SelfAttention(E, head_dim=D)`: the same with matrix products, through `scaled_dot_product_attention`;
+# - `CausalSelfAttention(E, head_dim=D)`: token $i$ sees tokens $0..i$ only.
+#
+# Each takes `x` of shape `(B, L, E)` and returns the output `(B, L, D)` and the weights `(B, L, L)`. We load our
+# hand-made matrices into the first, and pass its weights along the chain.
+
+# %%
+loops = SelfAttentionLoops(E, head_dim=D)
+loops.load_state_dict({"W_q.weight": W_q, "W_k.weight": W_k, "W_v.weight": W_v})
+fast = SelfAttention(E, head_dim=D)
+fast.load_state_dict(loops.state_dict())  # the same parameters
+causal = CausalSelfAttention(E, head_dim=D)
+causal.load_state_dict(fast.state_dict())
+for name, p in fast.state_dict().items():
+    print(f"{name:10} {tuple(p.shape)}")
+
+xb = x[None]  # (B, L, E) = (1, 7, 6): a batch of one sentence
+with torch.no_grad():
+    out_loops, w_loops = loops(xb)  # (B, L, D), (B, L, L)
+    out_fast, w_fast = fast(xb)
+    out_causal, w_causal = causal(xb)
+    out_masked, w_masked = fast(xb, attn_mask=causal_mask(L))  # SelfAttention with an explicit causal mask
+
+torch.testing.assert_close(out_fast, out_loops)
+torch.testing.assert_close(w_fast, w_loops)
+torch.testing.assert_close(out_fast[0], out_proj)  # = our hand computation of section 2.2
+torch.testing.assert_close(out_causal, out_masked)
+torch.testing.assert_close(w_causal, w_masked)
+print("\nout", tuple(out_fast.shape), " weights", tuple(w_fast.shape))
+print("SelfAttentionLoops = SelfAttention = section 2.2 by hand")
+print("CausalSelfAttention = SelfAttention(attn_mask=causal_mask(L))")
+
+# %% [markdown]
+# **The scale is $1/\sqrt{D}$, the head width, not $1/\sqrt{E}$.** Notebook 04's argument was about the vectors
+# inside the dot product: $q \cdot k$ is a sum of as many products as $q$ has coordinates. After the projections
+# that is $D$, whatever the width $E$ of the embeddings. With several heads (notebook 07) $D$ is typically $E/H$,
+# so mixing them up is a real bug, and a silent one: both versions run. Here $D = 4$ and $E = 6$, and only one
+# matches the package and PyTorch's own function, which divides by the width of the query it is given:
+
+# %%
+with torch.no_grad():
+    q_b, k_b, v_b = fast.W_q(xb), fast.W_k(xb), fast.W_v(xb)  # (B, L, E) @ (E, D) -> (B, L, D), three times
+by_D = softmax(q_b @ k_b.transpose(-2, -1) / math.sqrt(D), dim=-1) @ v_b  # (B, L, D) @ (B, D, L) -> (B, L, L)
+by_E = softmax(q_b @ k_b.transpose(-2, -1) / math.sqrt(E), dim=-1) @ v_b  # the bug: scaled by the model width
+print(f"D = {D}, E = {E}")
+print("package equals the version scaled by 1/sqrt(D):", torch.allclose(out_fast, by_D, atol=1e-6))
+print("package equals the version scaled by 1/sqrt(E):", torch.allclose(out_fast, by_E, atol=1e-6))
+print("PyTorch's F.scaled_dot_product_attention equals it:", torch.allclose(F.scaled_dot_product_attention(q_b, k_b, v_b),
+                                                                           out_fast, atol=1e-6))
+print(f"largest difference made by the wrong scale: {float((by_E - by_D).abs().max()):.4f}")
+
+# %% [markdown]
+# **Causal self-attention.** A language model predicts each next word from the words before it, so token $i$ may
+# only attend to tokens $0..i$: the causal mask of notebook 04, applied inside self-attention.
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(12, 5))
+plot_attention(w_fast[0], words, words, ax=axes[0], title="SelfAttention: every token sees the sentence")
+plot_attention(w_causal[0], words, words, ax=axes[1], title="CausalSelfAttention: token i sees tokens 0..i")
+fig.suptitle("The same projections, without and with the causal mask")
+fig.tight_layout()
+plt.show()
+print("causal weights above the diagonal are all 0:", bool((w_causal[0].triu(1) == 0).all()))
+print(f"'the' (token 0) gives itself {float(w_causal[0, 0, 0]):.3f}")
+for w in ("bites", "dog", "old"):
+    i = words.index(w)
+    print(f"{w!r:>7} attends most to {words[int(w_causal[0, i].argmax())]!r} ({float(w_causal[0, i].max()):.3f})")
+
+# %% [markdown]
+# The right-hand panel is the left one with everything above the diagonal removed and each row renormalised. Row
+# 0, "the", can only see itself and gives it weight 1.000; "bites" still finds "dog" (0.972), which comes before it.
+# Two tokens lose their partner: "dog" wanted the verb and "old" wanted "man", both in their future, so they fall
+# back on what they can see, "dog" on itself (0.665) and "old" on "dog" (0.906). A causal model has to carry such
+# information forward instead: the later token ("man") can look back at "old".
+#
+# ## 3. Self-attention alone ignores order
+#
+# Shuffle the tokens of a sentence. Every token still has the same embedding, so the same query, key and value; it
+# meets the same set of keys, only listed in another order; and a sum does not care about order. So each token's
+# output is unchanged, it just moves with its token. In symbols, for any permutation matrix $P$:
+#
+# $$\mathrm{SelfAttention}(PX) = P\,\mathrm{SelfAttention}(X).$$
+#
+# Self-attention is **permutation-equivariant**. We check it with a random shuffle, for our hand-made projections
+# and for random ones.
+
+# %%
+g = torch.Generator().manual_seed(2)
+perm = torch.randperm(L, generator=g)
+random_sa = SelfAttention(E, head_dim=D)  # random projections, from the seeded default initialisation
+print("shuffled:", " ".join(words[p] for p in perm))
+with torch.no_grad():
+    for name, model in (("hand-made projections", fast), ("random projections", random_sa)):
+        o, w = model(xb)
+        o_p, w_p = model(xb[:, perm])  # the shuffled sentence
+        print(f"{name:22} outputs move with their tokens: {torch.allclose(o_p, o[:, perm], atol=1e-6)},"
+              f"  weights too (rows and columns): {torch.allclose(w_p, w[:, perm][:, :, perm], atol=1e-6)}")
+
+# %% [markdown]
+# Now the shuffle that matters. "the old man bites the hungry dog" has exactly the words of "the hungry dog bites
+# the old man", in another order, and the opposite meaning. Self-attention gives every word the same output in
+# both sentences, so whatever is built on top, even a classifier reading the average of all outputs, cannot
+# tell who bit whom:
+
+# %%
+words2 = "the old man bites the hungry dog".split()
+x2 = torch.tensor([EMBEDDING[w] for w in words2], dtype=torch.float32)[None]  # (1, L, E)
+with torch.no_grad():
+    o1, o2 = fast(xb)[0][0], fast(x2)[0][0]  # (L, D) each
+for w in ("hungry", "dog", "bites", "old", "man"):
+    same = torch.allclose(o1[words.index(w)], o2[words2.index(w)], atol=1e-6)
+    print(f"{w!r:>9} has the same output in both sentences: {same}")
+print("the averages of the outputs are equal:", torch.allclose(o1.mean(0), o2.mean(0), atol=1e-6))
+
+# %% [markdown]
+# For a bag of words that would be fine; for language it is not. (One honest exception: the *causal* mask is itself
+# a source of order, since token $i$ sees exactly $i + 1$ tokens. Causal self-attention is not
+# permutation-equivariant, and language models without any position encoding can learn something about positions
+# from it (Haviv et al., 2022). Most models still give positions explicitly.)
+
+# %%
+with torch.no_grad():
+    c1, c2 = causal(xb)[0][0], causal(x2)[0][0]
+print("causal: 'dog' has the same output in both sentences:",
+      torch.allclose(c1[words.index("dog")], c2[words2.index("dog")], atol=1e-6))
+
+# %% [markdown]
+# ## 4. Sinusoidal position encodings
+#
+# The fix of Vaswani et al. (2017) is to **add** to each token's embedding a vector that depends only on its
+# position $p$, the same for every sentence:
+#
+# $$\mathrm{PE}[p, 2i] = \sin\!\left(\frac{p}{10000^{2i/E}}\right), \qquad
+# \mathrm{PE}[p, 2i+1] = \cos\!\left(\frac{p}{10000^{2i/E}}\right), \qquad i = 0, 1, \dots, E/2 - 1 .$$
+#
+# Each pair of dimensions $(2i, 2i+1)$ is a point on a circle that turns by $\omega_i = 10000^{-2i/E}$ radians per
+# position, like the hand of a clock. The first pair turns by 1 radian per position; each later pair turns more
+# slowly, by a constant factor, towards $1/10000$ radian per position (0.0002 for the last pair when $E = 32$): the
+# frequencies are a **geometric** sequence. We derive it, then check the package's `sinusoidal_positions(L, E)`.
+
+# %%
+def my_sinusoidal_positions(L, E, base=10_000.0):
+    """(L, E): sin and cos of p * base^(-2i/E), interleaved; E even."""
+    p = torch.arange(L, dtype=torch.float64)[:, None]  # (L, 1)
+    omega = base ** (-torch.arange(0, E, 2, dtype=torch.float64) / E)  # (E/2,): 1 down to ~1/base
+    pe = torch.zeros(L, E, dtype=torch.float64)
+    pe[:, 0::2] = torch.sin(p * omega)  # (L, 1) * (E/2,) -> (L, E/2)
+    pe[:, 1::2] = torch.cos(p * omega)
+    return pe.float()
+
+
+L_pe, E_pe = 64, 32
+pe = sinusoidal_positions(L_pe, E_pe)  # (L, E)
+torch.testing.assert_close(pe, my_sinusoidal_positions(L_pe, E_pe))
+omega = 10_000 ** (-torch.arange(0, E_pe, 2, dtype=torch.float64) / E_pe)  # (E/2,)
+print("pe", tuple(pe.shape), "= my_sinusoidal_positions")
+print("turn per position of each pair (radians):", np.round(omega.numpy(), 4))
+print("wavelength of each pair (positions):     ", np.round((2 * math.pi / omega).numpy(), 1))
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(13, 4.5), gridspec_kw={"width_ratios": [1, 1.3]})
+image = axes[0].imshow(pe.T, cmap="RdBu", vmin=-1, vmax=1, aspect="auto")
+fig.colorbar(image, ax=axes[0], fraction=0.046, pad=0.04)
+axes[0].set_xlabel("position p")
+axes[0].set_ylabel("dimension (sin at even, cos at odd)")
+axes[0].set_title(f"sinusoidal_positions({L_pe}, {E_pe})")
+for dim in (0, 4, 8, 16):
+    axes[1].plot(pe[:, dim], label=f"dimension {dim}: wavelength {2 * math.pi / float(omega[dim // 2]):.1f}")
+axes[1].set_xlabel("position p")
+axes[1].set_ylabel("PE[p, dimension]")
+axes[1].set_title("A few dimensions: the frequency falls geometrically")
+axes[1].legend(loc="lower left", fontsize=8)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# In the heatmap (left, dimensions down, positions across) the top rows flicker from one position to the next
+# and the rows further down change ever more slowly; the bottom rows are almost constant over 64 positions. The
+# curves (right) are four of those rows: dimension 0 repeats every 6.3 positions (jagged, because it is only
+# sampled at whole positions), dimension 16 has a wavelength of 628.3 positions and is still rising at position 63.
+#
+# **Why many frequencies: each position gets its own code.** One pair alone would be a single clock hand: after
+# 44 steps of one radian it has turned $44/2\pi$ times, almost exactly 7, and is back almost where it started. The
+# fast pairs tell neighbours apart, the slow ones tell far-apart positions apart, like the hands of a clock or the
+# digits of a counter. Together no two positions are close:
+
+# %%
+def closest_pair(code):
+    """The two distinct positions whose codes are closest, and their distance."""
+    dist = torch.cdist(code.double(), code.double()).fill_diagonal_(float("inf"))  # (L, L)
+    a, b = divmod(int(dist.argmin()), dist.shape[1])
+    return a, b, float(dist[a, b])
+
+
+a, b, d = closest_pair(pe[:, :2])
+turns = (b - a) / (2 * math.pi)  # how many times the first pair went round between them
+print(f"first pair only (sin p, cos p):  positions {a} and {b} are {d:.4f} apart;  {b - a} / 2π = {turns:.4f} turns")
+a, b, d = closest_pair(pe)
+print(f"all {E_pe} dimensions:               positions {a} and {b} are {d:.4f} apart (the closest of all pairs)")
+
+# %% [markdown]
+# The single hand brings positions 4 and 48 within 0.0177 of each other; with all 32 dimensions the closest two
+# positions of the 64 are neighbours (45 and 46), 1.1716 apart.
+#
+# **Why sines and cosines: a fixed offset is a rotation.** Adding the angles inside a pair gives
+#
+# $$\begin{pmatrix} \sin((p+k)\omega) \\ \cos((p+k)\omega) \end{pmatrix} =
+# \begin{pmatrix} \cos k\omega & \sin k\omega \\ -\sin k\omega & \cos k\omega \end{pmatrix}
+# \begin{pmatrix} \sin p\omega \\ \cos p\omega \end{pmatrix},$$
+#
+# a rotation that depends on the offset $k$ and not on $p$. So for every offset $k$ there is one matrix $M_k$ (a
+# rotation in each pair) with $\mathrm{PE}[p+k] = M_k\, \mathrm{PE}[p]$ for **every** position $p$: "three tokens
+# further on" is the same linear map wherever you are, which is easy for a linear layer to learn. We build $M_k$
+# and check it on all positions at once.
+
+# %%
+def offset_matrix(k, omega):
+    """(E, E): rotates each (sin, cos) pair by k * omega_i, so that PE[p + k] = M_k @ PE[p]."""
+    M = torch.zeros(2 * len(omega), 2 * len(omega), dtype=torch.float64)
+    for i, w in enumerate(omega):
+        c, s = math.cos(k * w), math.sin(k * w)
+        M[2 * i: 2 * i + 2, 2 * i: 2 * i + 2] = torch.tensor([[c, s], [-s, c]])
+    return M
+
+
+pe64 = my_sinusoidal_positions(L_pe, E_pe).double()  # float64, for exact comparisons
+for k_off in (1, 3, 10):
+    M = offset_matrix(k_off, omega)  # (E, E)
+    shifted = pe64[:-k_off] @ M.T  # (L - k, E) @ (E, E): M_k applied to every PE[p]
+    print(f"k = {k_off:>2}: PE[p + k] = M_k PE[p] for all {L_pe - k_off} positions p:",
+          torch.allclose(shifted, pe64[k_off:], atol=1e-6))
+
+# %% [markdown]
+# A consequence: the dot product of two encodings depends only on how far apart they are, since rotations keep dot
+# products, $\mathrm{PE}[p] \cdot \mathrm{PE}[p+k] = \sum_i \cos(k\,\omega_i)$. Rows are positions $p$, columns
+# offsets $k$: each column is constant.
+
+# %%
+print("PE[p] · PE[p + k]")
+print("p \\ k " + "".join(f"{k_off:>8}" for k_off in range(6)))
+for p in range(6):
+    print(f"{p:>5} " + "".join(f"{float(pe64[p] @ pe64[p + k_off]):>8.3f}" for k_off in range(6)))
+print("formula" + "".join(f"{float(torch.cos(k_off * omega).sum()):>7.3f} " for k_off in range(6)))
+
+# %% [markdown]
+# Every column has a single value, the same as the formula: $E/2 = 16$ at $k = 0$, then smaller (15.314 at $k = 1$,
+# 11.662 at $k = 4$). Nearby positions have more alike encodings than distant ones, though not strictly in order:
+# the value rises again a little at $k = 5$ (11.777), because the cosines of the fast pairs swing back.
+#
+# **Adding positions breaks the symmetry.** The model adds `sinusoidal_positions(L, E)` to the embeddings before the
+# first layer. The two sentences now give different outputs for the same word, and even the two "the"s of one
+# sentence are told apart:
+
+# %%
+pos = sinusoidal_positions(L, E)  # (L, E): one row per position, the same for every sentence
+with torch.no_grad():
+    p1 = fast(xb + pos)[0][0]  # (L, D): "the hungry dog bites the old man", with positions
+    p2 = fast(x2 + pos)[0][0]  # "the old man bites the hungry dog"
+for w in ("dog", "bites", "man"):
+    same = torch.allclose(p1[words.index(w)], p2[words2.index(w)], atol=1e-6)
+    print(f"{w!r:>7} has the same output in both sentences: {same}")
+print("the two 'the's have the same output:", torch.allclose(p1[0], p1[4], atol=1e-6))
+
+# %% [markdown]
+# Adding is simple and it works, but it mixes what and where in one vector: the score of two tokens,
+# $(x_i + \mathrm{PE}_i) \cdot (x_j + \mathrm{PE}_j)$ after the projections, has a content–content term, two
+# content–position cross terms and a position–position term, and only the last depends on positions in the clean
+# way of the table above. (GPT-2 and BERT *learn* the added vectors instead, one per position of a fixed-size
+# table, so they cannot go beyond the last position of that table.) Rotary embeddings let position enter the score
+# only through the offset between the two tokens.
+#
+# ## 5. Rotary position embeddings (RoPE)
+#
+# Su et al. (2021) put the rotation where the comparison happens. Instead of adding anything to $x$, they **rotate
+# the query and the key** of a token at position $p$, pair of coordinates by pair, by angles proportional to $p$:
+# pair $i$ turns by $p\,\theta_i$ with $\theta_i = 10000^{-2i/D}$, the same geometric frequencies as above, now
+# over the head width $D$. Rotations keep lengths, so nothing is added or lost; and the angle between a rotated
+# query at position $m$ and a rotated key at position $n$ changes by $(n - m)\,\theta_i$, so their score can only
+# depend on the **offset** $n - m$:
+#
+# $$\big(R(m\theta)\, q\big) \cdot \big(R(n\theta)\, k\big) = q^\top R(m\theta)^\top R(n\theta)\, k
+# = q^\top R\big((n - m)\theta\big)\, k ,$$
+#
+# because rotating back by $m\theta$ and forward by $n\theta$ is a rotation by $(n-m)\theta$. `apply_rotary(x,
+# positions)` pairs coordinate $i$ with coordinate $i + D/2$: the "rotate half" layout of GPT-NeoX and of Llama in
+# Hugging Face `transformers`. The RoFormer paper and Meta's original Llama code pair neighbours $(2i, 2i+1)$
+# instead; it is the same rotation with the coordinates stored in another order (Hugging Face's conversion script
+# permutes the rows of $W_q$ and $W_k$ to match). By hand, for one pair, a rotation is a $2 \times 2$ matrix:
+
+# %%
+D_r = 8
+g = torch.Generator().manual_seed(3)
+u = torch.randn(D_r, generator=g, dtype=torch.float64)  # one query (or key) of width D = 8
+p_r = 5  # its position
+theta = 10_000 ** (-torch.arange(0, D_r, 2, dtype=torch.float64) / D_r)  # (D/2,): the turn per position of each pair
+print("theta:", theta.numpy().round(4), "  same as rotary_angles(1):",
+      torch.allclose(theta, rotary_angles(torch.tensor([1]), D_r)[0]))
+
+by_hand = torch.empty_like(u)
+for i in range(D_r // 2):  # pair i is (u[i], u[i + D/2])
+    c, s = math.cos(p_r * theta[i]), math.sin(p_r * theta[i])
+    R = torch.tensor([[c, -s], [s, c]], dtype=torch.float64)  # rotation by p * theta_i
+    by_hand[[i, i + D_r // 2]] = R @ u[[i, i + D_r // 2]]
+rotated = apply_rotary(u[None], torch.tensor([p_r]))[0]  # (L, D) = (1, 8): one token at position 5
+torch.testing.assert_close(rotated, by_hand)
+print("apply_rotary = the pair-by-pair rotation by hand")
+print(f"length before {float(u.norm()):.4f}, after {float(rotated.norm()):.4f}")
+
+# %% [markdown]
+# Here is one vector placed at positions 0 to 7, watched in two of its pairs: the fastest, which turns by
+# $\theta_0 = 1$ radian per position, and the next, which turns by $\theta_1 = 0.1$.
+
+# %%
+positions8 = torch.arange(8)
+u8 = apply_rotary(u.expand(8, D_r), positions8)  # (L, D): the same vector at positions 0..7
+print("length at positions 0..7:", u8.norm(dim=-1).numpy().round(4))
+fig, axes = plt.subplots(1, 2, figsize=(10, 4.8))
+for ax, i in zip(axes, (0, 1)):
+    a_i, b_i = u8[:, i].numpy(), u8[:, i + D_r // 2].numpy()  # pair i at every position
+    radius = math.hypot(a_i[0], b_i[0])
+    ax.add_patch(plt.Circle((0, 0), radius, fill=False, ls=":", color="grey"))
+    ax.plot(a_i, b_i, "o-", color=f"C{i}")
+    for p in range(8):
+        ax.annotate(str(p), (a_i[p], b_i[p]), textcoords="offset points", xytext=(5, 5))
+    ax.set_aspect("equal")
+    ax.set_xlim(-1.3 * radius, 1.3 * radius)
+    ax.set_ylim(-1.3 * radius, 1.3 * radius)
+    ax.set_xlabel(f"coordinate {i}")
+    ax.set_ylabel(f"coordinate {i + D_r // 2}")
+    ax.set_title(f"pair {i}: turns {float(theta[i]):.1f} rad per position")
+fig.suptitle("apply_rotary: one vector at positions 0..7 (labels), two of its pairs")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# The points stay on their circle (the lengths printed above are all equal): position only changes the direction.
+# Pair 0 jumps a full radian per step and has gone more than once around by position 7; pair 1 creeps a tenth of a
+# radian per step. The fast pairs are sensitive to small offsets, the slow ones to large offsets.
+#
+# **The score depends only on the offset.** Put a query $q$ at position $m$ and a key $k$ at position $n$, for
+# $m, n = 0..5$, and compute all the scores. If the claim holds, the table is constant along every diagonal
+# ($n - m$ fixed).
+
+# %%
+g = torch.Generator().manual_seed(4)
+q_r, k_r = torch.randn(2, D_r, generator=g, dtype=torch.float64)  # one query and one key, D = 8
+six = torch.arange(6)
+table = apply_rotary(q_r.expand(6, D_r), six) @ apply_rotary(k_r.expand(6, D_r), six).T  # (6, D) @ (D, 6) -> (6, 6)
+print("score of q at position m (rows) with k at position n (columns)")
+print(table.numpy().round(4))
+diagonals = [table.diagonal(off) for off in range(-5, 6)]  # one diagonal per offset n - m
+print("every diagonal is constant:", all(torch.allclose(dg, dg[0].expand_as(dg), atol=1e-12) for dg in diagonals))
+print(f"without RoPE the score is q · k = {float(q_r @ k_r):.4f} at every position")
+
+# %% [markdown]
+# Each diagonal holds one value, whatever the positions: $-6.4833$ on the main diagonal (offset 0), $-7.6852$ one
+# step to its right (the key one position after the query), $-3.3894$ one step to its left. Offset 0 gives the
+# plain $q \cdot k$ back, since a rotation by $0$ changes nothing. Now the same over offsets $-20..20$, for queries
+# at three very different positions:
+
+# %%
+offsets = torch.arange(-20, 21)
+curves = {}
+for m in (20, 100, 1000):
+    q_m = apply_rotary(q_r.expand(len(offsets), D_r), torch.full((len(offsets),), m))  # q at position m, (N, D)
+    k_n = apply_rotary(k_r.expand(len(offsets), D_r), m + offsets)  # k at positions m - 20 .. m + 20, (N, D)
+    curves[m] = (q_m * k_n).sum(dim=-1)  # (N,): one score per offset
+spread = max(float((curves[m] - curves[20]).abs().max()) for m in curves)
+print(f"largest difference between the three curves: {spread:.1e}")
+print("score at offsets -2..2:", curves[20][18:23].numpy().round(4))
+
+fig, ax = plt.subplots(figsize=(8, 4))
+for (m, s), style in zip(curves.items(), ("-", "--", ":")):
+    ax.plot(offsets, s, style, lw=2.5 if m == 20 else 1.5, label=f"query at position m = {m}")
+ax.axhline(float(q_r @ k_r), color="grey", lw=0.8, label="q · k without RoPE")
+ax.set_xlabel("offset n − m (key position − query position)")
+ax.set_ylabel("score of rotated q and k")
+ax.set_title("RoPE: the score depends on the offset, not on where the pair sits")
+ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=4)
+plt.show()
+
+# %% [markdown]
+# The three curves lie on top of each other (they differ by about $10^{-14}$, float64 rounding): a query at
+# position 1000 scores a key three tokens away exactly as a query at position 20 does. At offset 0 the curves
+# meet the grey line, the plain $q \cdot k$; elsewhere the score swings with the offset, in a pattern set by $q$ and
+# $k$, which training shapes.
+#
+# **In self-attention.** RoPE rotates the queries and keys after the projections and before the scores, in every
+# layer; the values are not rotated, and nothing is added to $x$. With it, our two sentences are told apart:
+
+# %%
+def rope_self_attention(model, x):
+    """model's projections, with RoPE on queries and keys: (B, L, E) -> (B, L, D)."""
+    q, k, v = model.W_q(x), model.W_k(x), model.W_v(x)  # (B, L, E) @ (E, D) -> (B, L, D), three times
+    return scaled_dot_product_attention(apply_rotary(q), apply_rotary(k), v)  # positions 0..L-1
+
+
+with torch.no_grad():
+    r1, r2 = rope_self_attention(fast, xb)[0], rope_self_attention(fast, x2)[0]  # (L, D) each
+for w in ("dog", "bites", "man"):
+    same = torch.allclose(r1[words.index(w)], r2[words2.index(w)], atol=1e-6)
+    print(f"{w!r:>7} has the same output in both sentences: {same}")
+
+# %% [markdown]
+# RoPE is the position scheme of Llama and the models built like it (Mistral, Qwen, Gemma, and many more);
+# notebook 13 finds it inside a real pretrained model. Its relative form also makes tricks for longer contexts
+# possible, such as rescaling the angles to stretch a trained model to longer inputs.
+#
+# ## Exercises
+#
+# Each exercise has a stub to edit, a check cell, and a hidden solution below it. The checker tells you whether
+# your answer is right and, for the common mistakes, which one you made. `check.hint("name")` shows one hint at a
+# time, for example:
+
+# %%
+check.hint("self_attention")
+
+# %% [markdown]
+# ### Exercise 1: self-attention with projections
+#
+# Write `my_self_attention(x, W_q, W_k, W_v)` for `x` of shape `(B, L, E)` and three projection matrices of shape
+# `(D, E)` (the layout of `nn.Linear.weight`). It returns the output of shape `(B, L, D)`:
+#
+# $$\mathrm{softmax}\!\left(\frac{(xW_q^\top)(xW_k^\top)^\top}{\sqrt{D}}\right) xW_v^\top .$$
+#
+# The checker uses $D \ne E$, so a scale by the wrong width shows. Write it with tensor operations, without
+# `attn_course`.
+
+# %%
+def my_self_attention(x, W_q, W_k, W_v):
+    raise NotImplementedError("your code here")
+
+
+# %%
+check.self_attention(my_self_attention)
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+def my_self_attention(x, W_q, W_k, W_v):
+    q, k, v = x @ W_q.T, x @ W_k.T, x @ W_v.T  # (B, L, E) @ (E, D) -> (B, L, D), three times
+    scores = q @ k.transpose(-2, -1) / math.sqrt(W_q.shape[0])  # (B, L, D) @ (B, D, L) -> (B, L, L); the head width D
+    return torch.softmax(scores, dim=-1) @ v  # (B, L, L) @ (B, L, D) -> (B, L, D)
+
+
+# %%
+check.self_attention(my_self_attention)
+
+# %% [markdown]
+# ### Exercise 2: causal self-attention
+#
+# Write `my_causal_self_attention(x, W_q, W_k, W_v)`, with the same arguments and output, in which token $i$
+# attends only to itself and the tokens before it. Remember the convention: a boolean mask is True where a query
+# **may** attend.
+
+# %%
+def my_causal_self_attention(x, W_q, W_k, W_v):
+    raise NotImplementedError("your code here")
+
+
+# %%
+check.causal_self_attention(my_causal_self_attention)
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+def my_causal_self_attention(x, W_q, W_k, W_v):
+    L = x.shape[-2]
+    q, k, v = x @ W_q.T, x @ W_k.T, x @ W_v.T  # (B, L, E) @ (E, D) -> (B, L, D), three times
+    scores = q @ k.transpose(-2, -1) / math.sqrt(W_q.shape[0])  # (B, L, D) @ (B, D, L) -> (B, L, L)
+    allowed = torch.ones(L, L, dtype=torch.bool).tril()  # (L, L): True where key j <= query i
+    scores = scores.masked_fill(~allowed, float("-inf"))  # block the future, before softmax
+    return torch.softmax(scores, dim=-1) @ v  # (B, L, L) @ (B, L, D) -> (B, L, D)
+
+
+# %%
+check.causal_self_attention(my_causal_self_attention)
+
+# %% [markdown]
+# ## Summary
+#
+# You can now
+# - compute self-attention by hand for one token and for all tokens at once: $\mathrm{softmax}(QK^\top/\sqrt{D})V$
+#   with $Q$, $K$, $V$ all made from the same sequence;
+# - explain why $q = k = v = x$ is not enough (every token looks at itself, and what it asks for is what it is), and
+#   what the three projections $W_q, W_k, W_v$ of shape $(D, E)$ add;
+# - scale the scores by the head width $D$, the width of $q$ and $k$, not by the model width $E$;
+# - use `SelfAttentionLoops` → `SelfAttention` → `CausalSelfAttention`, which share their weights, and check each
+#   against the next with `load_state_dict` and `torch.testing.assert_close`;
+# - show that self-attention without positions is permutation-equivariant, so "dog bites man" and "man bites
+#   dog" give the same outputs;
+# - build sinusoidal encodings (added to $x$, a fixed offset is a rotation, the dot product of two encodings
+#   depends only on their distance) and rotary embeddings (queries and keys rotated, the score depends only on
+#   $n - m$, lengths unchanged).
+#
+# ## Common pitfalls
+# - **Scaling by $\sqrt{E}$.** The scale belongs to the dot product of $q$ and $k$, whose width is the head width
+#   $D$. With several heads $D = E/H$, and the wrong scale runs without error.
+# - **`W @ x` versus `x @ W.T`.** `nn.Linear` stores its weight as $(D, E)$ (out, in); on a batch of row vectors the
+#   projection is `x @ W.T`, shape `(B, L, E) @ (E, D)`.
+# - **Forgetting positions.** Without them a transformer encoder cannot tell word orders apart: to it a sentence is
+#   a bag of words.
+# - **Positions added twice, or to the wrong tensor.** Sinusoidal or learned encodings are added once, to the input
+#   embeddings. RoPE rotates the queries and keys in every layer, after the projections, and never the values.
+# - **Mixing RoPE layouts.** "Rotate half" pairs $(i, i + D/2)$, the original RoFormer pairs $(2i, 2i+1)$. Both
+#   are correct, but weights trained with one give wrong results with the other (a classic bug when converting
+#   checkpoints).
+# - **Causal masks as a position scheme.** A causal mask carries some order information, but it is no substitute
+#   for a position encoding.
+#
+# ## Further reading
+# - A. Vaswani et al., [*Attention Is All You Need*](https://arxiv.org/abs/1706.03762) (2017): section 3.2 (scaled
+#   dot-product and self-attention) and section 3.5 (sinusoidal position encodings, and the offset as a linear map).
+# - J. Su, Y. Lu, S. Pan, A. Murtadha, B. Wen, Y. Liu, [*RoFormer: Enhanced Transformer with Rotary Position
+#   Embedding*](https://arxiv.org/abs/2104.09864) (2021): rotary embeddings and their relative-position property.
+# - J. Alammar, [*The Illustrated Transformer*](https://jalammar.github.io/illustrated-transformer/): self-attention
+#   and positional encodings in pictures.
+# - S. Raschka, [*LLMs from Scratch*, chapter 3](https://github.com/rasbt/LLMs-from-scratch/tree/main/ch03):
+#   self-attention from `SelfAttention_v1` to causal and multi-head attention.
+# - A. Haviv, O. Ram, O. Press, P. Izsak, O. Levy, [*Transformer Language Models without Positional Encodings
+#   Still Learn Positional Information*](https://arxiv.org/abs/2203.16634) (2022): what a causal mask alone gives.
+# - EleutherAI, [*Rotary Embeddings: A Relative Revolution*](https://blog.eleuther.ai/rotary-embeddings/) (2021):
+#   RoPE explained, with the "rotate half" implementation.
