@@ -110,15 +110,18 @@ class MultiHeadAttention(nn.Module):
         kv_width = "B S E" if self.num_kv_heads == self.num_heads else "B S Ekv"  # Ekv = Hkv·D
         k = self._split(self._show("k = k_proj(key)", self.k_proj(key), kv_width), self.num_kv_heads, "k")
         v = self._split(self._show("v = v_proj(value)", self.v_proj(value), kv_width), self.num_kv_heads, "v")
-        if self.num_kv_heads != self.num_heads:  # each key/value head serves a group of query heads
-            group = self.num_heads // self.num_kv_heads
-            k = self._show("k: repeat each head for its group", k.repeat_interleave(group, dim=1), "B H S D")
-            v = self._show("v: repeat each head for its group", v.repeat_interleave(group, dim=1), "B H S D")
         if is_causal:
             mask = torch.ones(L, S, dtype=torch.bool, device=query.device).tril()  # top-left, as PyTorch's
         dropout = self.dropout if self.training else 0.0
-        if self.use_sdpa and not need_weights:  # the fast path: one fused call, no weights
-            out, weights = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout), None
+        fast = self.use_sdpa and not need_weights
+        if self.num_kv_heads != self.num_heads and not fast:  # each key/value head serves a group of query heads
+            group = self.num_heads // self.num_kv_heads
+            k = self._show("k: repeat each head for its group", k.repeat_interleave(group, dim=1), "B H S D")
+            v = self._show("v: repeat each head for its group", v.repeat_interleave(group, dim=1), "B H S D")
+        if fast:  # one fused call, no weights; enable_gqa shares key/value heads without copying them
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout,
+                                                 enable_gqa=self.num_kv_heads != self.num_heads)
+            weights = None
         else:
             out, weights = self._attend(q, k, v, mask, dropout)
         out = self._show("heads: transpose(1, 2) back", out.transpose(1, 2), "B L H D")

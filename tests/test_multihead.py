@@ -97,6 +97,8 @@ def test_grouped_query_attention_equals_full_attention_with_repeated_kv_heads():
             getattr(full, name).bias.copy_(b.repeat_interleave(2, dim=0).reshape(16))
     x = torch.randn(2, 3, 16)
     torch.testing.assert_close(gqa(x, x, x)[0], full(x, x, x)[0])
+    gqa.use_sdpa = True  # the fast path shares the key/value heads without repeating them
+    torch.testing.assert_close(gqa(x, x, x, is_causal=True)[0], full(x, x, x, is_causal=True)[0], atol=1e-6, rtol=1e-5)
     assert gqa.k_proj.weight.shape == (8, 16) and MultiHeadAttention(16, 4, num_kv_heads=1).k_proj.weight.shape == (4, 16)
 
 
