@@ -2,7 +2,8 @@
 
 Each head attends in its own ``D = E / H``-wide subspace; the heads' outputs are put side by
 side and mixed by ``out_proj``. Set ``module.trace = True`` to print every tensor's shape, with
-its glossary letters, as it flows through.
+its glossary letters, as it flows through (with grouped-query attention it also writes ``Hkv`` for
+the key/value heads and ``Ekv = Hkv·D`` for their total width).
 """
 
 from __future__ import annotations
