@@ -98,6 +98,10 @@ MISTAKES = [
     (self_attention.causal_self_attention, lambda x, *w: self_attn(
         x, *w, keep=~torch.ones(x.shape[1], x.shape[1], dtype=torch.bool).tril()), "inverted"),
     (self_attention.causal_self_attention, lambda x, *w: self_attn(x, *w), "no causal mask"),
+    (self_attention.causal_self_attention, lambda x, *w: self_attn(
+        x, *w, keep=torch.ones(x.shape[1], x.shape[1], dtype=torch.bool).tril(1)), "tril(1)"),
+    (multihead.split_heads, lambda x, H: x.transpose(1, 2).reshape(x.shape[0], H, x.shape[1], -1), "transposed before"),
+    (multihead.split_heads, lambda x, H: x.transpose(1, 2).view(x.shape[0], H, x.shape[1], -1), "before any transpose"),
     (multihead.split_heads, lambda x, H: x.view(x.shape[0], H, x.shape[1], -1), "without a transpose"),
     (multihead.split_heads, lambda x, H: x.view(x.shape[0], x.shape[1], H, -1), "did not move them"),
     (multihead.merge_heads, lambda x: x.reshape(x.shape[0], x.shape[2], -1), "without moving the heads back"),

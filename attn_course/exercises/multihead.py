@@ -23,6 +23,8 @@ hint = Hints({
     ],
 }).hint
 
+_SPLIT_CONTIGUOUS = ("After transpose the tensor is not contiguous, so .view cannot regroup its axes: "
+                     "split with view(B, L, H, D) before any transpose.")
 _CONTIGUOUS = ("After transpose the tensor is not contiguous, so .view cannot join its axes: "
                "use .reshape(B, L, H * D) or .contiguous().view(B, L, H * D).")
 
@@ -40,8 +42,12 @@ def split_heads(fn: Callable) -> Result:
                 x.view(B, L, D, H).permute(0, 3, 1, 2),
             "you split the heads but did not move them before the tokens: transpose(1, 2) to get (B, H, L, D).":
                 x.view(B, L, H, D),
+            "you transposed before splitting: transpose(1, 2) on (B, L, E) swaps tokens with features, so the reshape "
+            "cuts across tokens. Split first with view(B, L, H, D), then transpose(1, 2).":
+                x.transpose(1, 2).reshape(B, H, L, D),
         }
-        cases.append(Case(f"x (B={B}, L={L}, E={H * D}), H={H}", (x, H), x.view(B, L, H, D).transpose(1, 2), faulty))
+        cases.append(Case(f"x (B={B}, L={L}, E={H * D}), H={H}", (x, H), x.view(B, L, H, D).transpose(1, 2), faulty,
+                          on_error=_SPLIT_CONTIGUOUS))
     return run_cases("split_heads", fn, cases)
 
 

@@ -32,10 +32,10 @@ def _versions(x, W_q, W_k, W_v, causal: bool):
     q, k, v = x @ W_q.T, x @ W_k.T, x @ W_v.T  # (B, L, D)
     keep = torch.ones(L, L, dtype=torch.bool).tril() if causal else None
 
-    def attend(scale, keep=keep, dim=-1, qk=(q, k)):
+    def attend(scale, keep=keep, dim=-1, qk=(q, k), fill=float("-inf")):
         scores = qk[0] @ qk[1].transpose(-2, -1) * scale  # (B, L, L)
         if keep is not None:
-            scores = scores.masked_fill(~keep, float("-inf"))
+            scores = scores.masked_fill(~keep, fill)
         return torch.softmax(scores, dim=dim) @ v
 
     right = 1 / math.sqrt(D)
@@ -55,6 +55,12 @@ def _versions(x, W_q, W_k, W_v, causal: bool):
             "off by one: a token must also attend to itself (keep the diagonal).":
                 attend(right, keep=torch.ones(L, L, dtype=torch.bool).tril(-1)),
             "no causal mask: every token still sees the future.": attend(right, keep=None),
+            "off by one: each token also sees the next one; use the diagonal itself as the limit (tril(), not tril(1)).":
+                attend(right, keep=torch.ones(L, L, dtype=torch.bool).tril(1)),
+            "future scores were set to 0, which still gets weight after exp; fill them with float('-inf').":
+                attend(right, fill=0.0),
+            "the future was zeroed after softmax, so the rows no longer sum to 1: mask the scores before softmax.":
+                (torch.softmax(q @ k.transpose(-2, -1) * right, dim=-1) * keep) @ v,
         })
     return attend(right), faulty
 
