@@ -63,8 +63,9 @@ DEVICE = device()
 # A model sees a sentence as a matrix $X$ of shape $(L, E)$: one row, an **embedding**, per token. A trained model
 # learns its embeddings; to see what attention does with them we write them by hand, with six features whose
 # meaning we know. A 2 means "yes"; the 1s say that "hungry" is usually said of animals, "old" of people, and that
-# the subject of "bites" is usually an animal. (The size 2 only makes the scores large enough to give clear
-# weights; learned embeddings have entries of similar size.)
+# the subject of "bites" is usually an animal. (The 2s only make the dot products, and so the scores, large enough
+# to give clear weights: what sets how sharp the softmax is are the lengths of the vectors and the sizes of their
+# dot products, not the size of any single entry.)
 
 # %%
 FEATURES = ["noun", "verb", "adjective", "determiner", "animal", "human"]
@@ -234,7 +235,8 @@ plt.show()
 # ### 2.3 The named progression: loops, matrices, causal
 #
 # The package keeps self-attention as three small classes, each one step further than the last, like the
-# `SelfAttention_v1` → `CausalAttention` progression of rasbt's *LLMs from scratch*. They share the same three
+# `SelfAttention_v1` → `CausalAttention` progression of S. Raschka's *Build a Large Language Model (From
+# Scratch)*. They share the same three
 # parameters, `W_q`, `W_k`, `W_v` (`nn.Linear(E, D, bias=False)` layers, whose `.weight` has shape $(D, E)$), so one
 # can load another's weights:
 #
@@ -281,7 +283,7 @@ print("CausalSelfAttention = SelfAttention(attn_mask=causal_mask(L))")
 # %%
 with torch.no_grad():
     q_b, k_b, v_b = fast.W_q(xb), fast.W_k(xb), fast.W_v(xb)  # (B, L, E) @ (E, D) -> (B, L, D), three times
-by_D = softmax(q_b @ k_b.transpose(-2, -1) / math.sqrt(D), dim=-1) @ v_b  # (B, L, D) @ (B, D, L) -> (B, L, L)
+by_D = softmax(q_b @ k_b.transpose(-2, -1) / math.sqrt(D), dim=-1) @ v_b  # weights (B, L, L) @ (B, L, D) -> (B, L, D)
 by_E = softmax(q_b @ k_b.transpose(-2, -1) / math.sqrt(E), dim=-1) @ v_b  # the bug: scaled by the model width
 print(f"D = {D}, E = {E}")
 print("package equals the version scaled by 1/sqrt(D):", torch.allclose(out_fast, by_D, atol=1e-6))
@@ -302,17 +304,22 @@ fig.suptitle("The same projections, without and with the causal mask")
 fig.tight_layout()
 plt.show()
 print("causal weights above the diagonal are all 0:", bool((w_causal[0].triu(1) == 0).all()))
-print(f"'the' (token 0) gives itself {float(w_causal[0, 0, 0]):.3f}")
-for w in ("bites", "dog", "old"):
-    i = words.index(w)
-    print(f"{w!r:>7} attends most to {words[int(w_causal[0, i].argmax())]!r} ({float(w_causal[0, i].max()):.3f})")
+print(f"\n{'token':>10} {'without the mask':>21} {'with the causal mask':>21}")
+for i, w in enumerate(words):
+    top, top_c = int(w_fast[0, i].argmax()), int(w_causal[0, i].argmax())  # the key each row attends to most
+    print(f"{i} {w!r:>8} {words[top]!r:>13} ({float(w_fast[0, i, top]):.3f})"
+          f" {words[top_c]!r:>13} ({float(w_causal[0, i, top_c]):.3f})")
+print("\nrow 'man' (the last token) is unchanged:", torch.allclose(w_causal[0, -1], w_fast[0, -1]))
 
 # %% [markdown]
-# The right-hand panel is the left one with everything above the diagonal removed and each row renormalised. Row
-# 0, "the", can only see itself and gives it weight 1.000; "bites" still finds "dog" (0.972), which comes before it.
-# Two tokens lose their partner: "dog" wanted the verb and "old" wanted "man", both in their future, so they fall
-# back on what they can see, "dog" on itself (0.665) and "old" on "dog" (0.906). A causal model has to carry such
-# information forward instead: the later token ("man") can look back at "old".
+# The right-hand panel is the left one with everything above the diagonal removed and each row renormalised. The
+# table lists, for every row, the token it attends to most. Only "man", the last token, sees the whole sentence
+# and keeps its row. "bites" keeps its partner "dog", which comes before it, and even gains weight (0.709 → 0.972)
+# because "man" is out of reach. Three tokens lose their partner, which is in their future, and fall back on what
+# they can see: "hungry" wanted "dog" and now looks at itself (0.622), "dog" wanted "bites" and looks at itself
+# (0.665), "old" wanted "man" and takes "dog" (0.906), the only noun before it. The two "the"s, which split their
+# weight between "dog" and "man", change too: the first can only see itself (1.000), the second gives "dog" 0.932.
+# A causal model has to carry such information forward instead: the later token ("man") can look back at "old".
 #
 # ## 3. Self-attention alone ignores order
 #
@@ -376,8 +383,9 @@ print("causal: 'dog' has the same output in both sentences:",
 #
 # Each pair of dimensions $(2i, 2i+1)$ is a point on a circle that turns by $\omega_i = 10000^{-2i/E}$ radians per
 # position, like the hand of a clock. The first pair turns by 1 radian per position; each later pair turns more
-# slowly, by a constant factor, towards $1/10000$ radian per position (0.0002 for the last pair when $E = 32$): the
-# frequencies are a **geometric** sequence. We derive it, then check the package's `sinusoidal_positions(L, E)`.
+# slowly, by a constant factor, towards $1/10000$ radian per position (0.0002 for the last pair when $E = 32$, as
+# the next cell prints): the frequencies are a **geometric** sequence. We derive it, then check the package's
+# `sinusoidal_positions(L, E)`.
 
 # %%
 def my_sinusoidal_positions(L, E, base=10_000.0):
@@ -420,10 +428,12 @@ plt.show()
 # curves (right) are four of those rows: dimension 0 repeats every 6.3 positions (jagged, because it is only
 # sampled at whole positions), dimension 16 has a wavelength of 628.3 positions and is still rising at position 63.
 #
-# **Why many frequencies: each position gets its own code.** One pair alone would be a single clock hand: after
-# 44 steps of one radian it has turned $44/2\pi$ times, almost exactly 7, and is back almost where it started. The
-# fast pairs tell neighbours apart, the slow ones tell far-apart positions apart, like the hands of a clock or the
-# digits of a counter. Together no two positions are close:
+# **Why many frequencies: each position gets its own code.** One pair alone would be a single clock hand: it
+# comes back almost where it started whenever a whole number of steps of one radian is close to a whole number of
+# turns of $2\pi$, so two far-apart positions can get almost the same code. The fast pairs tell neighbours apart,
+# the slow ones tell far-apart positions apart, like the hands of a clock or the digits of a counter. The next cell
+# finds the closest two positions for the first pair alone, then compares the distances between all 64 codes
+# when all the pairs are used:
 
 # %%
 def closest_pair(code):
@@ -435,13 +445,20 @@ def closest_pair(code):
 
 a, b, d = closest_pair(pe[:, :2])
 turns = (b - a) / (2 * math.pi)  # how many times the first pair went round between them
-print(f"first pair only (sin p, cos p):  positions {a} and {b} are {d:.4f} apart;  {b - a} / 2π = {turns:.4f} turns")
-a, b, d = closest_pair(pe)
-print(f"all {E_pe} dimensions:               positions {a} and {b} are {d:.4f} apart (the closest of all pairs)")
+print(f"first pair only (sin p, cos p): positions {a} and {b} are {d:.4f} apart;  {b - a} / 2π = {turns:.4f} turns")
+
+dist = torch.cdist(pe.double(), pe.double())  # (L, L): distance between the codes of positions p and p'
+neighbours = dist.diagonal(1)  # (L - 1,): distance between PE[p] and PE[p + 1]
+distinct = dist[~torch.eye(L_pe, dtype=torch.bool)]  # (L * (L - 1),): all pairs of distinct positions
+print(f"all {E_pe} dimensions: neighbours are from {float(neighbours.min()):.4f} to {float(neighbours.max()):.4f} apart;"
+      f"  the closest two distinct positions are {float(distinct.min()):.4f} apart")
+print("pairs of positions closer than neighbours:", int((distinct < neighbours.min() - 1e-6).sum()))
 
 # %% [markdown]
-# The single hand brings positions 4 and 48 within 0.0177 of each other; with all 32 dimensions the closest two
-# positions of the 64 are neighbours (45 and 46), 1.1716 apart.
+# The single hand brings positions 4 and 48 within 0.0177 of each other: 44 steps of one radian are 7.0028 turns,
+# so the hand is back almost where it was. With all 32 dimensions every pair of neighbours is the same distance
+# apart, 1.1716, and no two positions are closer. That every step has the same length, wherever it starts, is no
+# accident: one step is the same rotation at every position, as we now show.
 #
 # **Why sines and cosines: a fixed offset is a rotation.** Adding the angles inside a pair gives
 #
@@ -503,30 +520,28 @@ for w in ("dog", "bites", "man"):
 print("the two 'the's have the same output:", torch.allclose(p1[0], p1[4], atol=1e-6))
 
 # %% [markdown]
-# Adding is simple and it works, but it mixes what and where in one vector: the score of two tokens,
-# $(x_i + \mathrm{PE}_i) \cdot (x_j + \mathrm{PE}_j)$ after the projections, has a content–content term, two
-# content–position cross terms and a position–position term, and only the last depends on positions in the clean
-# way of the table above. (GPT-2 and BERT *learn* the added vectors instead, one per position of a fixed-size
-# table, so they cannot go beyond the last position of that table.) Rotary embeddings let position enter the score
-# only through the offset between the two tokens.
+# Adding works, but it mixes what and where in one vector: after the projections, the score of two tokens has a
+# content–content term, two content–position cross terms and a position–position term, and only the last depends
+# on positions in the clean way of the table above. (GPT-2 and BERT *learn* the added vectors instead, one per
+# position up to a fixed maximum.)
 #
 # ## 5. Rotary position embeddings (RoPE)
 #
 # Su et al. (2021) put the rotation where the comparison happens. Instead of adding anything to $x$, they **rotate
-# the query and the key** of a token at position $p$, pair of coordinates by pair, by angles proportional to $p$:
-# pair $i$ turns by $p\,\theta_i$ with $\theta_i = 10000^{-2i/D}$, the same geometric frequencies as above, now
-# over the head width $D$. Rotations keep lengths, so nothing is added or lost; and the angle between a rotated
-# query at position $m$ and a rotated key at position $n$ changes by $(n - m)\,\theta_i$, so their score can only
-# depend on the **offset** $n - m$:
+# the query and the key** of a token at position $p$, pair of coordinates by pair: pair $i$ turns by $p\,\theta_i$,
+# with $\theta_i = 10000^{-2i/D}$, the frequencies of section 4 over the head width $D$. Rotations keep lengths,
+# and rotating back by $m\theta$ and forward by $n\theta$ is a rotation by $(n - m)\theta$, so the score of a query
+# at position $m$ and a key at position $n$ depends only on the offset $n - m$:
 #
 # $$\big(R(m\theta)\, q\big) \cdot \big(R(n\theta)\, k\big) = q^\top R(m\theta)^\top R(n\theta)\, k
-# = q^\top R\big((n - m)\theta\big)\, k ,$$
+# = q^\top R\big((n - m)\theta\big)\, k .$$
 #
-# because rotating back by $m\theta$ and forward by $n\theta$ is a rotation by $(n-m)\theta$. `apply_rotary(x,
-# positions)` pairs coordinate $i$ with coordinate $i + D/2$: the "rotate half" layout of GPT-NeoX and of Llama in
-# Hugging Face `transformers`. The RoFormer paper and Meta's original Llama code pair neighbours $(2i, 2i+1)$
-# instead; it is the same rotation with the coordinates stored in another order (Hugging Face's conversion script
-# permutes the rows of $W_q$ and $W_k$ to match). By hand, for one pair, a rotation is a $2 \times 2$ matrix:
+# `apply_rotary(x, positions)` pairs coordinate $i$ with coordinate $i + D/2$ (the "rotate half" layout of
+# Hugging Face Llama; RoFormer pairs neighbours $(2i, 2i+1)$, the same rotation with the coordinates stored in
+# another order). By hand, pair $i$ is rotated by the $2 \times 2$ matrix `R` of the next cell, with $-\sin$ at the
+# top right.
+# In section 4 the $-\sin$ was at the bottom left only because each pair was stored as $(\sin, \cos)$, that is
+# $(y, x)$, instead of $(x, y)$: both turn the point the same way.
 
 # %%
 D_r = 8
@@ -542,7 +557,7 @@ for i in range(D_r // 2):  # pair i is (u[i], u[i + D/2])
     c, s = math.cos(p_r * theta[i]), math.sin(p_r * theta[i])
     R = torch.tensor([[c, -s], [s, c]], dtype=torch.float64)  # rotation by p * theta_i
     by_hand[[i, i + D_r // 2]] = R @ u[[i, i + D_r // 2]]
-rotated = apply_rotary(u[None], torch.tensor([p_r]))[0]  # (L, D) = (1, 8): one token at position 5
+rotated = apply_rotary(u[None], torch.tensor([p_r]))[0]  # (1, D) -> (D,) = (8,): one token at position 5
 torch.testing.assert_close(rotated, by_hand)
 print("apply_rotary = the pair-by-pair rotation by hand")
 print(f"length before {float(u.norm()):.4f}, after {float(rotated.norm()):.4f}")
@@ -644,7 +659,7 @@ for w in ("dog", "bites", "man"):
 
 # %% [markdown]
 # RoPE is the position scheme of Llama and the models built like it (Mistral, Qwen, Gemma, and many more);
-# notebook 13 finds it inside a real pretrained model. Its relative form also makes tricks for longer contexts
+# notebook 13 (planned) finds it inside a real pretrained model. Its relative form also makes tricks for longer contexts
 # possible, such as rescaling the angles to stretch a trained model to longer inputs.
 #
 # ## Exercises
@@ -689,8 +704,10 @@ check.self_attention(my_self_attention)
 # ### Exercise 2: causal self-attention
 #
 # Write `my_causal_self_attention(x, W_q, W_k, W_v)`, with the same arguments and output, in which token $i$
-# attends only to itself and the tokens before it. Remember the convention: a boolean mask is True where a query
-# **may** attend.
+# attends only to itself and the tokens before it. Remember the convention of the course: a boolean mask is True
+# where a query **may** attend. `scores.masked_fill(m, float("-inf"))` fills the entries where `m` is True, so pass
+# it the negation `~mask`, the entries that may *not* be attended. As in exercise 1, write it with tensor
+# operations, without `attn_course`.
 
 # %%
 def my_causal_self_attention(x, W_q, W_k, W_v):
@@ -752,8 +769,9 @@ check.causal_self_attention(my_causal_self_attention)
 #   Embedding*](https://arxiv.org/abs/2104.09864) (2021): rotary embeddings and their relative-position property.
 # - J. Alammar, [*The Illustrated Transformer*](https://jalammar.github.io/illustrated-transformer/): self-attention
 #   and positional encodings in pictures.
-# - S. Raschka, [*LLMs from Scratch*, chapter 3](https://github.com/rasbt/LLMs-from-scratch/tree/main/ch03):
-#   self-attention from `SelfAttention_v1` to causal and multi-head attention.
+# - S. Raschka, *Build a Large Language Model (From Scratch)* (Manning, 2024), chapter 3 and
+#   [its code](https://github.com/rasbt/LLMs-from-scratch/tree/main/ch03): self-attention from `SelfAttention_v1`
+#   to causal and multi-head attention.
 # - A. Haviv, O. Ram, O. Press, P. Izsak, O. Levy, [*Transformer Language Models without Positional Encodings
 #   Still Learn Positional Information*](https://arxiv.org/abs/2203.16634) (2022): what a causal mask alone gives.
 # - EleutherAI, [*Rotary Embeddings: A Relative Revolution*](https://blog.eleuther.ai/rotary-embeddings/) (2021):

@@ -14,10 +14,10 @@
 # outputs are put next to each other and mixed by one last projection. The idea fits in a sentence, yet this is
 # where most attention code goes wrong in practice: a `view` with its axes in the wrong order, a `.view` that
 # raises after a `transpose`, a mask with the opposite meaning, a scale by the model width instead of the head
-# width. None of these mistakes changes a shape, so a model with one of them still trains, just worse. This
-# notebook shows why one head is not enough, then walks through the bookkeeping number by number until each of
-# those mistakes is visible. It ends with the variant that today's large language models use to save memory when
-# generating text: grouped-query attention.
+# width. Three of these run silently, with every shape right, so a model with one of them still trains, just worse;
+# the fourth raises. This notebook shows why one head is not enough, then walks through the bookkeeping number by
+# number until each of those mistakes is visible. It ends with the variant that today's large language models use
+# to save memory when generating text: grouped-query attention.
 #
 # **Learning goals.** After this notebook you can
 # - **explain** why one softmax per query limits a head to one question, and how $H$ heads ask $H$ questions;
@@ -72,9 +72,10 @@ DEVICE = device()
 # current token and copy what came after it, working together with *previous-token heads*. Let us build the two
 # questions by hand and see what one head can and cannot do.
 #
-# Each token is described by two one-hot blocks: which word it is (one of the $V$ different words) and where it is
-# (one of $T$ positions). A head is a pair of projections, $q_i = x_i W_q$ and $k_j = x_j W_k$, and its score is
-# $q_i \cdot k_j$. We choose the projections so that:
+# Each token is described by two one-hot blocks: which word it is (one of the $n_\text{words}$ different words) and
+# where it is (one of $L$ positions). As in notebook 06, a projection matrix has shape (out, in), the layout of
+# `nn.Linear.weight`, so a head is a pair of projections $q_i = W_q\, x_i$ and $k_j = W_k\, x_j$, written
+# `x @ W_q.T` in code for all tokens at once, and its score is $q_i \cdot k_j$. We choose the projections so that:
 # - **head "previous word"**: $q_i = c\,e_{i-1}$ (the one-hot of position $i-1$) and $k_j = e_j$, so the score is $c$
 #   exactly where $j = i - 1$ and 0 elsewhere;
 # - **head "same word, earlier"**: $q_i = c\,[\,w_i,\ -\tfrac12 e_i\,]$ and $k_j = [\,w_j,\ e_j\,]$, so the score
@@ -82,39 +83,60 @@ DEVICE = device()
 #   earlier copy) and 0 elsewhere.
 #
 # A causal mask lets each token see itself and the past only. We pick $c = 10$ and use the scores as they are,
-# without a $1/\sqrt{D}$ (we chose their size directly).
+# without a $1/\sqrt{D}$ (we chose their size directly). First the tokens and their features:
 
 # %%
 words = "the cat sat on the mat and the cat slept".split()
-vocab = list(dict.fromkeys(words))  # the 7 different words, in order of first appearance
-V, T = len(vocab), len(words)
+vocab = list(dict.fromkeys(words))  # the different words, in order of first appearance
+n_words, L = len(vocab), len(words)  # vocabulary size and sentence length
 labels = [f"{w}{'₀₁₂₃₄₅₆₇₈₉'[i]}" for i, w in enumerate(words)]  # "cat₈" is the word "cat" at position 8
-word = torch.eye(V)[[vocab.index(w) for w in words]]  # (T, V): one-hot of each token's word
-pos = torch.eye(T)  # (T, T): one-hot of each token's position
-x_tok = torch.cat([word, pos], dim=1)  # (T, V + T) = (10, 17): the features of each token
-print("vocabulary:", vocab, "  V =", V, "  T =", T, "  features:", tuple(x_tok.shape))
+word = torch.eye(n_words)[[vocab.index(w) for w in words]]  # (L, n_words): one-hot of each token's word
+pos = torch.eye(L)  # (L, L): one-hot of each token's position
+x_tok = torch.cat([word, pos], dim=1)  # (L, n_words + L): the features of each token, word block then position block
+print("vocabulary:", vocab, "  n_words =", n_words, "  L =", L, "  features:", tuple(x_tok.shape))
 
+# %% [markdown]
+# Head "previous word". Feature column `n_words + i` is "at position $i$". The query must turn it into output $i-1$,
+# and the key must copy it to output $i$, so that the two meet exactly when $j = i - 1$.
+
+# %%
 c = 10.0
-W_q_prev = torch.zeros(V + T, T)
-W_q_prev[V + 1:, :T - 1] = c * torch.eye(T - 1)  # the position-i feature switches on output i - 1
-W_k_prev = torch.zeros(V + T, T)
-W_k_prev[V:, :] = torch.eye(T)  # the key is the token's own position
-W_q_same = c * torch.diag(torch.tensor([1.0] * V + [-0.5] * T))  # (17, 17): [word, -½ position]
-W_k_same = torch.eye(V + T)  # (17, 17): [word, position]
+n_feat = n_words + L  # 17 features per token
+W_q_prev = torch.zeros(L, n_feat)  # (out, in) = (L, n_feat)
+# rows 0..L-2 (outputs i - 1) read columns n_words+1..n_words+L-1 (position features i = 1..L-1): a shifted identity;
+# output L - 1 stays 0, since no token comes after the last one
+W_q_prev[:L - 1, n_words + 1:] = c * torch.eye(L - 1)
+W_k_prev = torch.zeros(L, n_feat)  # (out, in)
+W_k_prev[:, n_words:] = torch.eye(L)  # output j reads the position-j feature: the key is the token's own position
+print("query of the₇ (position 7):", (x_tok[7] @ W_q_prev.T).tolist())  # (n_feat,) @ (n_feat, L) -> (L,)
+print("key of   the₇ (position 7):", (x_tok[7] @ W_k_prev.T).tolist())
 
-visible = causal_mask(T)  # (T, T), True = may attend: itself and the past
+# %% [markdown]
+# Head "same word, earlier": both projections keep all 17 features; the query scales the word block by $c$ and the
+# position block by $-c/2$.
+
+# %%
+W_q_same = c * torch.diag(torch.tensor([1.0] * n_words + [-0.5] * L))  # (n_feat, n_feat): [c·word, -c/2·position]
+W_k_same = torch.eye(n_feat)  # (n_feat, n_feat): [word, position]
+
+# %% [markdown]
+# Now the scores of both heads, a causal softmax, and the weights of the second "cat" (position 8). A third,
+# single head asks both questions at once: its query and key are the two heads' features side by side, so its
+# scores are the sum of theirs.
+
+# %%
+visible = causal_mask(L)  # (L, L), True = may attend: itself and the past
 
 
 def attend(scores):
-    """Causal softmax of a (T, T) score matrix."""
-    return softmax(scores.masked_fill(~visible, float("-inf")), dim=-1)  # (T, T)
+    """Causal softmax of a (L, L) score matrix."""
+    return softmax(scores.masked_fill(~visible, float("-inf")), dim=-1)  # (L, L)
 
 
-scores_prev = (x_tok @ W_q_prev) @ (x_tok @ W_k_prev).T  # (T, 17) @ (17, 10) -> (T, 10); (T, 10) @ (10, T) -> (T, T)
-scores_same = (x_tok @ W_q_same) @ (x_tok @ W_k_same).T  # (T, 17) @ (17, 17) -> (T, 17); (T, 17) @ (17, T) -> (T, T)
+scores_prev = (x_tok @ W_q_prev.T) @ (x_tok @ W_k_prev.T).T  # (L, 17) @ (17, 10) -> (L, 10); (L, 10) @ (10, L) -> (L, L)
+scores_same = (x_tok @ W_q_same.T) @ (x_tok @ W_k_same.T).T  # (L, 17) @ (17, 17) -> (L, 17); (L, 17) @ (17, L) -> (L, L)
 w_prev, w_same = attend(scores_prev), attend(scores_same)
-# one head asked both questions: its query and key are both heads' features side by side, so the scores add
-w_one = attend(scores_prev + scores_same)
+w_one = attend(scores_prev + scores_same)  # one head asked both questions
 
 i = 8  # the second "cat"
 for name, w in (("previous word", w_prev), ("same word, earlier", w_same), ("one head, both", w_one)):
@@ -141,12 +163,12 @@ plt.show()
 # one-hot, so the output of a head is a distribution over the vocabulary.
 
 # %%
-values = word  # (T, V): each token's value is the one-hot of its word
-out_one = w_one @ values  # (T, T) @ (T, V) -> (T, V)
-out_two = torch.cat([w_prev @ values, w_same @ values], dim=1)  # two heads side by side: (T, 2V)
+values = word  # (L, n_words): each token's value is the one-hot of its word
+out_one = w_one @ values  # (L, L) @ (L, n_words) -> (L, n_words)
+out_two = torch.cat([w_prev @ values, w_same @ values], dim=1)  # two heads side by side: (L, 2·n_words)
 print("vocabulary:         ", vocab)
 print("one head,  row cat₈:", out_one[i])
-print("two heads, row cat₈:", out_two[i, :V], "| ", out_two[i, V:])
+print("two heads, row cat₈:", out_two[i, :n_words], "| ", out_two[i, n_words:])
 
 # %% [markdown]
 # The single head returns half "the" plus half "cat" in the same seven numbers. The model downstream cannot tell
@@ -159,6 +181,9 @@ print("two heads, row cat₈:", out_two[i, :V], "| ", out_two[i, V:])
 #
 # $$\mathrm{head}_h = \mathrm{softmax}\!\left(\frac{(Q W_q^{h})(K W_k^{h})^\top}{\sqrt{D}}\right) V W_v^{h},
 # \qquad \mathrm{MultiHead}(Q, K, V) = [\,\mathrm{head}_1, \dots, \mathrm{head}_H\,]\, W_o .$$
+#
+# (This is the paper's notation: one token per *row* of $Q$, $K$, $V$, so $Q W_q^h$ is a row times a matrix. With
+# weights stored as (out, in), like ours and `nn.Linear`'s, it is `Q @ W_q_h.T` in code.)
 #
 # With $D = E/H$, the $H$ heads together cost about what one head of width $E$ costs: the $E$ columns of the
 # projections are divided among the heads, not multiplied. In code nobody builds $H$ separate projections. One
@@ -307,11 +332,17 @@ print("merged without transposing back:\n", no_transpose)
 # prints every intermediate shape with its glossary letters (and checks it). We give it sizes that are all
 # different, so that each letter can be read off: $B = 2$, $L = 3$ queries, $S = 5$ keys and values, $E = 24$,
 # $H = 4$, so $D = 6$.
+#
+# From here on, every cell that draws random numbers seeds its own: inputs come from a fresh
+# `torch.Generator().manual_seed(...)`, and a module's random initial weights (which PyTorch draws from its global
+# generator) from `torch.manual_seed(...)` at the top of the cell. Re-running any one cell gives the same numbers.
 
 # %%
+torch.manual_seed(24)  # for the module's initial weights
+g_trace = torch.Generator().manual_seed(24)
 mha = MultiHeadAttention(embed_dim=24, num_heads=4)
-query_in = torch.randn(2, 3, 24)  # (B, L, E)
-memory = torch.randn(2, 5, 24)  # (B, S, E): keys and values come from here
+query_in = torch.randn(2, 3, 24, generator=g_trace)  # (B, L, E)
+memory = torch.randn(2, 5, 24, generator=g_trace)  # (B, S, E): keys and values come from here
 mha.trace = True
 with torch.no_grad():
     out_traced, _ = mha(query_in, memory, memory)
@@ -335,11 +366,11 @@ print("output", tuple(out_traced.shape))
 # ($H = 8$), in float64 from a private generator so the digits are the same on every machine.
 
 # %%
-g = torch.Generator().manual_seed(7)
+g_one = torch.Generator().manual_seed(7)
 E_s, H_s = 128, 8
 D_s = E_s // H_s  # 16
-q_h = torch.randn(D_s, generator=g, dtype=torch.float64)  # one query of one head: D numbers
-k_h = torch.randn(8, D_s, generator=g, dtype=torch.float64)  # 8 keys of the same head
+q_h = torch.randn(D_s, generator=g_one, dtype=torch.float64)  # one query of one head: D numbers
+k_h = torch.randn(8, D_s, generator=g_one, dtype=torch.float64)  # 8 keys of the same head
 raw = k_h @ q_h  # (8, D) @ (D,) -> (8,): the head's dot products run over its D columns
 
 
@@ -362,14 +393,14 @@ print(f"uniform over 8 keys: weight {1 / 8:.3f}, entropy {math.log(8):.3f} nats"
 # uniform).
 
 # %%
-g = torch.Generator().manual_seed(8)
+g_many = torch.Generator().manual_seed(8)
 E_t, R, n_keys = 512, 2000, 16
 head_counts = [1, 2, 4, 8, 16, 32]
 rows = {"D": [], "E": []}  # per H: (std of scores, mean largest weight, mean entropy)
 for h_count in head_counts:
     d = E_t // h_count
-    qs = torch.randn(R, 1, d, generator=g, dtype=torch.float64)  # (R, 1, D): one query per row
-    ks = torch.randn(R, n_keys, d, generator=g, dtype=torch.float64)  # (R, 16, D): its own keys
+    qs = torch.randn(R, 1, d, generator=g_many, dtype=torch.float64)  # (R, 1, D): one query per row
+    ks = torch.randn(R, n_keys, d, generator=g_many, dtype=torch.float64)  # (R, 16, D): its own keys
     dots = qs @ ks.transpose(-2, -1)  # (R, 1, D) @ (R, D, 16) -> (R, 1, 16)
     for name, width in (("D", d), ("E", E_t)):
         p = softmax(dots / math.sqrt(width), dim=-1)  # (R, 1, 16)
@@ -386,7 +417,7 @@ fig, axes = plt.subplots(1, 2, figsize=(12, 4))
 pick_d = softmax(raw / math.sqrt(D_s), dim=-1)
 pick_e = softmax(raw / math.sqrt(E_s), dim=-1)
 keys_x = np.arange(8)
-axes[0].bar(keys_x - 0.2, pick_d.numpy(), width=0.4, label="scores / √D (right)")
+axes[0].bar(keys_x - 0.2, pick_d.numpy(), width=0.4, label="scores / √D (correct)")
 axes[0].bar(keys_x + 0.2, pick_e.numpy(), width=0.4, label="scores / √E (too flat)")
 axes[0].axhline(1 / 8, color="gray", ls=":", label="uniform (1/8)")
 axes[0].set_xlabel("key j")
@@ -440,6 +471,7 @@ print("module = softmax(q·k / sqrt(E)):", torch.allclose(w_module, softmax(dots
 # copied pieces come from:
 
 # %%
+torch.manual_seed(16)  # for the module's initial weights
 ref = nn.MultiheadAttention(16, 4, batch_first=True)
 ours = MultiHeadAttention.from_torch(ref)
 print("PyTorch in_proj_weight", tuple(ref.in_proj_weight.shape), " in_proj_bias", tuple(ref.in_proj_bias.shape))
@@ -460,7 +492,8 @@ print("v_proj is the last E rows: ", torch.equal(ours.v_proj.weight, ref.in_proj
 # a swapped head or a misread mask typically changes outputs by $10^{-2}$ or more.
 
 # %%
-g = torch.Generator().manual_seed(9)
+torch.manual_seed(9)  # for the modules' initial weights
+g_ref = torch.Generator().manual_seed(9)
 E_r, H_r, B_r, L_r, S_r = 16, 4, 2, 3, 5
 largest = 0.0  # the largest difference between PyTorch's and our outputs or weights
 configurations = [  # (label, batch_first, kdim, vdim, bias)
@@ -473,9 +506,9 @@ configurations = [  # (label, batch_first, kdim, vdim, bias)
 for label, batch_first, kdim, vdim, bias in configurations:
     ref = nn.MultiheadAttention(E_r, H_r, bias=bias, kdim=kdim, vdim=vdim, batch_first=batch_first)
     ours = MultiHeadAttention.from_torch(ref)
-    query_r = torch.randn(B_r, L_r, E_r, generator=g)  # (B, L, E)
-    key_r = torch.randn(B_r, S_r, kdim or E_r, generator=g)  # (B, S, kdim)
-    value_r = torch.randn(B_r, S_r, vdim or E_r, generator=g)  # (B, S, vdim)
+    query_r = torch.randn(B_r, L_r, E_r, generator=g_ref)  # (B, L, E)
+    key_r = torch.randn(B_r, S_r, kdim or E_r, generator=g_ref)  # (B, S, kdim)
+    value_r = torch.randn(B_r, S_r, vdim or E_r, generator=g_ref)  # (B, S, vdim)
     inputs = (query_r, key_r, value_r) if batch_first else tuple(t.transpose(0, 1) for t in (query_r, key_r, value_r))
     with torch.no_grad():
         out_ref, w_ref = ref(*inputs)  # need_weights=True by default: weights averaged over heads, (B, L, S)
@@ -497,19 +530,27 @@ print("largest difference below 1e-6:", largest < 1e-6)
 #
 # **The fast path.** Our module has a second path, `use_sdpa=True`, that hands the split heads to
 # `torch.nn.functional.scaled_dot_product_attention`, one fused call that never returns the weights (on a GPU it
-# can use FlashAttention-style kernels, notebook 12). With `need_weights=True` the module falls back to the manual
-# path, because the fused call cannot return them. Both paths must give the same output, without and with masks:
+# can use FlashAttention-style kernels, notebook 12, planned). With `need_weights=True` the module falls back to the manual
+# path, because the fused call cannot return them. Both paths must give the same output, without and with masks,
+# here for a module with keys and values of other widths and no biases:
 
 # %%
-fast = MultiHeadAttention.from_torch(ref)  # the last configuration: kdim=6, vdim=10, no biases
-fast.use_sdpa = True
-blocked = torch.rand(B_r, L_r, S_r, generator=g) > 0.3  # (B, L, S), True = may attend
-blocked[:, :, 0] = True  # every query may see key 0, so no row is fully blocked
+torch.manual_seed(12)  # for the module's initial weights
+g_fast = torch.Generator().manual_seed(12)
+ref_fast = nn.MultiheadAttention(E_r, H_r, bias=False, kdim=6, vdim=10, batch_first=True)
+slow = MultiHeadAttention.from_torch(ref_fast)  # use_sdpa is False by default: the manual path
+fast = MultiHeadAttention.from_torch(ref_fast)  # the same weights ...
+fast.use_sdpa = True  # ... through F.scaled_dot_product_attention
+query_f = torch.randn(B_r, L_r, E_r, generator=g_fast)  # (B, L, E)
+key_f = torch.randn(B_r, S_r, 6, generator=g_fast)  # (B, S, kdim)
+value_f = torch.randn(B_r, S_r, 10, generator=g_fast)  # (B, S, vdim)
+allowed = torch.rand(B_r, L_r, S_r, generator=g_fast) > 0.3  # (B, L, S), True = may attend
+allowed[:, :, 0] = True  # every query may see key 0, so no row is fully masked
 with torch.no_grad():
-    for label, kwargs in (("no mask", {}), ("boolean mask (B, L, S)", {"attn_mask": blocked}),
+    for label, kwargs in (("no mask", {}), ("boolean mask (B, L, S)", {"attn_mask": allowed}),
                           ("is_causal=True", {"is_causal": True})):
-        slow_out, _ = ours(query_r, key_r, value_r, **kwargs)  # ours.use_sdpa is False: the manual path
-        fast_out, fast_w = fast(query_r, key_r, value_r, **kwargs)
+        slow_out, _ = slow(query_f, key_f, value_f, **kwargs)
+        fast_out, fast_w = fast(query_f, key_f, value_f, **kwargs)
         torch.testing.assert_close(fast_out, slow_out, atol=1e-5, rtol=1e-4)
         print(f"{label:24} manual path = SDPA path; the SDPA path returns weights: {fast_w is not None}")
 
@@ -539,9 +580,11 @@ same = torch.equal(ours_mask, causal_mask(L_m) & padding_mask(lengths)[:, None, 
 print("the same as the course's own builders:", same)
 
 # %%
+torch.manual_seed(5)  # for the module's initial weights
+g_mask = torch.Generator().manual_seed(5)
 ref = nn.MultiheadAttention(16, 4, batch_first=True)
 ours = MultiHeadAttention.from_torch(ref)
-x_m = torch.randn(2, L_m, 16, generator=g)  # (B, L, E): self-attention, so S = L
+x_m = torch.randn(2, L_m, 16, generator=g_mask)  # (B, L, E): self-attention, so S = L
 with torch.no_grad():
     out_t, w_t = ref(x_m, x_m, x_m, attn_mask=attn_mask_torch, key_padding_mask=key_padding_mask,
                      average_attn_weights=False)  # (B, L, E), (B, H, L, S)
@@ -591,7 +634,8 @@ print("repeat:            equal to ours:", torch.allclose(out_wrong, out_pb, ato
 # $E = 80$ and $H = 4$, so each head is $D = 20$ wide, enough room for section 1's 17 token features. Each head's
 # query and key projections occupy its own block of $D$ rows of `q_proj.weight` and `k_proj.weight` (an
 # `nn.Linear` weight is `(out, in)`, so head $h$ owns rows $hD \dots (h+1)D - 1$: the same column slice as in
-# section 2, seen from the weight's side):
+# section 2, seen from the weight's side). Section 1 stored its matrices as (out, in) too, so they are copied in as
+# they are, without a transpose:
 # - head 0 is section 1's "previous word", head 1 its "same word, earlier";
 # - head 2 looks at the **first token**: a constant query (from the bias) meets a key that is 1 only at position 0;
 # - head 3 has all-zero projections, so all its scores are 0: a plain average over the visible words.
@@ -600,10 +644,12 @@ print("repeat:            equal to ours:", torch.allclose(out_wrong, out_pb, ato
 # answers side by side. The module divides the scores by $\sqrt{D}$, so we multiply the hand-set sizes by $\sqrt{D}$.
 
 # %%
+# from section 1: words, vocab, n_words, x_tok (L_s, 17), the (out, in) matrices W_q_prev, W_k_prev, W_q_same, W_k_same,
+# and the size c; its sentence length was called L, which section 2 reused for 3, so here it is L_s
+L_s = len(words)  # 10
 E_v, H_v = 80, 4
 D_v = E_v // H_v  # 20
-n_feat = V + T  # 17 token features
-x_sent = torch.zeros(1, T, E_v)  # (B, L, E)
+x_sent = torch.zeros(1, L_s, E_v)  # (B, L, E)
 x_sent[0, :, :n_feat] = x_tok  # the features of section 1, then zeros
 heads_mha = MultiHeadAttention(E_v, H_v)
 with torch.no_grad():
@@ -611,15 +657,15 @@ with torch.no_grad():
         p.zero_()
     up = math.sqrt(D_v)  # undoes the module's 1 / sqrt(D)
     Wq, Wk, Wv = heads_mha.q_proj.weight, heads_mha.k_proj.weight, heads_mha.v_proj.weight  # each (E, E) = (out, in)
-    Wq[0:T, :n_feat] = up * W_q_prev.T  # head 0 (rows 0..D-1): previous word
-    Wk[0:T, :n_feat] = W_k_prev.T
-    Wq[D_v:D_v + n_feat, :n_feat] = up * W_q_same.T  # head 1 (rows D..2D-1): same word, earlier
-    Wk[D_v:D_v + n_feat, :n_feat] = W_k_same.T
+    Wq[0:L_s, :n_feat] = up * W_q_prev  # head 0 (rows 0..D-1): previous word, (L_s, 17) = (out, in)
+    Wk[0:L_s, :n_feat] = W_k_prev
+    Wq[D_v:D_v + n_feat, :n_feat] = up * W_q_same  # head 1 (rows D..2D-1): same word, earlier, (17, 17)
+    Wk[D_v:D_v + n_feat, :n_feat] = W_k_same
     heads_mha.q_proj.bias[2 * D_v] = up * c  # head 2: a constant query ...
-    Wk[2 * D_v, V] = 1.0  # ... meets the "position 0" feature
+    Wk[2 * D_v, n_words] = 1.0  # ... meets the "position 0" feature
     # head 3 keeps zero query and key projections: all scores 0, uniform over the visible words
     for h in range(H_v):
-        Wv[h * D_v:h * D_v + V, :V] = torch.eye(V)  # every head's value: the word one-hot
+        Wv[h * D_v:h * D_v + n_words, :n_words] = torch.eye(n_words)  # every head's value: the word one-hot
     heads_mha.out_proj.weight.copy_(torch.eye(E_v))  # output = the four heads side by side
 
 with torch.no_grad():
@@ -632,7 +678,7 @@ torch.testing.assert_close(w_heads[0, 0], w_prev, atol=1e-5, rtol=1e-4)
 torch.testing.assert_close(w_heads[0, 1], w_same, atol=1e-5, rtol=1e-4)
 print("heads 0 and 1 = section 1's heads")
 print(f"row cat₈, key the₇: head 0 {w_heads[0, 0, 8, 7]:.4f}, average {w_avg[0, 8, 7]:.4f}")
-answers = out_sent[0, 8].view(H_v, D_v)[:, :V]  # (E,) -> (H, D): each head's answer for cat₈; the first V columns
+answers = out_sent[0, 8].view(H_v, D_v)[:, :n_words]  # (E,) -> (H, D): each head's answer for cat₈; first n_words columns
 print("what each head returns for cat₈ (a distribution over", vocab, "):")
 print(answers)
 
@@ -644,7 +690,7 @@ for h, ax in enumerate(axes.flat[:4]):
 plot_attention(w_avg[0], labels, labels, ax=axes[1, 1], title="average over the 4 heads (average_attn_weights=True)")
 image = axes[1, 2].imshow(answers.numpy(), cmap="viridis", vmin=0, vmax=1)
 fig.colorbar(image, ax=axes[1, 2], fraction=0.046, pad=0.04)
-axes[1, 2].set_xticks(range(V), vocab, rotation=90)
+axes[1, 2].set_xticks(range(n_words), vocab, rotation=90)
 axes[1, 2].set_yticks(range(H_v), [f"head {h}" for h in range(H_v)])
 for (r, col), val in np.ndenumerate(answers.numpy()):
     axes[1, 2].text(col, r, f"{val:.2f}", ha="center", va="center", fontsize=8, color="black" if val > 0.5 else "white")
@@ -666,7 +712,7 @@ plt.show()
 #
 # These heads were set by hand to make the point readable. A freshly initialised module gives nearly uniform
 # weights; trained models do learn heads like these (previous-token heads, induction heads, heads that park on the
-# first token: Clark et al. 2019, Olsson et al. 2022), and notebook 13 looks inside a real one.
+# first token: Clark et al. 2019, Olsson et al. 2022), and notebook 13 (planned) looks inside a real one.
 #
 # ## 7. Grouped-query and multi-query attention
 #
@@ -686,8 +732,10 @@ plt.show()
 # projections shrink to $E \to H_{kv} \cdot D$. Below, $E = 64$ and $H = 8$ ($D = 8$) with $B = 2$, $L = S = 5$.
 
 # %%
+torch.manual_seed(64)  # for the modules' initial weights
+g_gqa = torch.Generator().manual_seed(64)
 E_g, H_g = 64, 8
-x_g = torch.randn(2, 5, E_g, generator=g)  # (B, L, E)
+x_g = torch.randn(2, 5, E_g, generator=g_gqa)  # (B, L, E)
 print(f"{'H_kv':>4} {'group':>5} {'k_proj':>9} {'v_proj':>9} {'all params':>10}   "
       f"{'k_proj(x)':>11} {'output':>11} {'weights':>14}")
 for n_kv in (8, 4, 2, 1):
@@ -709,9 +757,11 @@ for n_kv in (8, 4, 2, 1):
 # trace shows the extra step ($H = 4$, $H_{kv} = 2$; `Ekv` is $H_{kv} \cdot D$):
 
 # %%
+torch.manual_seed(4)  # for the module's initial weights
+g_group = torch.Generator().manual_seed(4)
 gqa = MultiHeadAttention(16, 4, num_kv_heads=2)
-x_q = torch.randn(2, 3, 16, generator=g)  # (B, L, E)
-x_kv = torch.randn(2, 5, 16, generator=g)  # (B, S, E)
+x_q = torch.randn(2, 3, 16, generator=g_group)  # (B, L, E)
+x_kv = torch.randn(2, 5, 16, generator=g_group)  # (B, S, E)
 gqa.trace = True
 with torch.no_grad():
     out_gqa, _ = gqa(x_q, x_kv, x_kv)
@@ -771,11 +821,11 @@ print(f"\nLlama-2-70B (80 layers, H = 64, H_kv = 8, D = 128), 4096 tokens: {ll70
 # GiB and 10 GiB per 4096-token sequence. The key and value projections shrink in the same proportion (the last
 # column), so GQA also has fewer parameters.
 #
-# What it does **not** save: the score matrices and the compute are unchanged, since every one of the $H$ query
-# heads still attends over all $S$ keys. And fewer key/value heads can cost some quality. Ainslie et al. found that
-# grouped-query attention with a few groups comes close to multi-head quality at close to multi-query speed, and
-# that an existing multi-head checkpoint can be converted ("uptrained") with about 5% of its original pre-training
-# compute.
+# What it does **not** save: the attention compute ($QK^\top$ and weights·$V$) is unchanged, since every one of the
+# $H$ query heads still attends over all $S$ keys; only the key/value projections do less work. And fewer key/value
+# heads can cost some quality. Ainslie et al. found that grouped-query attention with a few groups comes close to
+# multi-head quality at close to multi-query speed, and that an existing multi-head checkpoint can be converted
+# ("uptrained") with about 5% of its original pre-training compute.
 #
 # ## Exercises
 #
