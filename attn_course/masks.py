@@ -6,15 +6,9 @@ from collections.abc import Sequence
 
 import torch
 
+from .runtime import require_int
+
 __all__ = ["causal_mask", "padding_mask"]
-
-
-def _check_length(name: str, n: object) -> int:
-    if isinstance(n, bool) or not isinstance(n, int):
-        raise TypeError(f"{name}: expected a non-negative int, got {type(n).__name__} {n!r}")
-    if n < 0:
-        raise ValueError(f"{name}: expected a non-negative int, got {n}")
-    return n
 
 
 def causal_mask(L: int, S: int | None = None, device: torch.device | str | None = None,
@@ -34,8 +28,8 @@ def causal_mask(L: int, S: int | None = None, device: torch.device | str | None 
 
     Introduced in notebook 04.
     """
-    L = _check_length("L", L)
-    S = L if S is None else _check_length("S", S)
+    L = require_int("L", L)
+    S = L if S is None else require_int("S", S)
     if align not in ("top-left", "bottom-right"):
         raise ValueError(f"align: expected 'top-left' or 'bottom-right', got {align!r}")
     shift = 0 if align == "top-left" else S - L
@@ -64,7 +58,7 @@ def padding_mask(lengths: Sequence[int] | torch.Tensor, max_len: int | None = No
     if lengths.ndim != 1:
         raise ValueError(f"lengths: expected shape (B,), got {tuple(lengths.shape)}")
     longest = int(lengths.max()) if lengths.numel() else 0
-    S = longest if max_len is None else _check_length("max_len", max_len)
+    S = longest if max_len is None else require_int("max_len", max_len)
     if lengths.numel() and int(lengths.min()) < 0:
         raise ValueError(f"lengths: expected non-negative lengths, got {lengths.tolist()}")
     if longest > S:

@@ -9,15 +9,9 @@ from __future__ import annotations
 
 import torch
 
-from .runtime import require_floating
+from .runtime import require_floating, require_int
 
 __all__ = ["sinusoidal_positions", "rotary_angles", "apply_rotary"]
-
-
-def _check_size(name: str, n: object, minimum: int = 0) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < minimum:
-        raise ValueError(f"{name}: expected an int >= {minimum}, got {n!r}")
-    return n
 
 
 def sinusoidal_positions(L: int, E: int, base: float = 10_000.0) -> torch.Tensor:
@@ -31,7 +25,7 @@ def sinusoidal_positions(L: int, E: int, base: float = 10_000.0) -> torch.Tensor
     Returns:
         ``(L, E)`` float32 tensor, added to token embeddings. Introduced in notebook 06.
     """
-    L, E = _check_size("L", L), _check_size("E", E, 1)
+    L, E = require_int("L", L), require_int("E", E, 1)
     position = torch.arange(L, dtype=torch.float64)[:, None]  # (L, 1)
     frequency = base ** (-torch.arange(0, E, 2, dtype=torch.float64) / E)  # (ceil(E/2),): 1 down to ~1/base
     angle = position * frequency  # (L, ceil(E/2))
@@ -41,7 +35,7 @@ def sinusoidal_positions(L: int, E: int, base: float = 10_000.0) -> torch.Tensor
 
 def rotary_angles(positions: torch.Tensor, D: int, base: float = 10_000.0) -> torch.Tensor:
     """Rotation angles ``(L, D/2)``: position ``p`` turns pair ``i`` by ``p · base^(-2i/D)``."""
-    D = _check_size("D", D, 2)
+    D = require_int("D", D, 2)
     if D % 2:
         raise ValueError(f"D: rotary embeddings rotate pairs of coordinates, so D must be even, got {D}")
     theta = base ** (-torch.arange(0, D, 2, dtype=torch.float64) / D)  # (D/2,)

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["set_seed", "device", "check_shape", "is_array", "require_floating"]
+__all__ = ["set_seed", "device", "check_shape", "is_array", "require_floating", "require_int"]
 
 _LETTER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
@@ -103,3 +103,12 @@ def require_floating(name: str, x: Any) -> None:
     floating = x.is_floating_point() if isinstance(x, torch.Tensor) else np.issubdtype(x.dtype, np.floating)
     if not floating:
         raise TypeError(f"{name}: expected a floating-point dtype, got {x.dtype} (convert with .float())")
+
+
+def require_int(name: str, n: Any, minimum: int = 0) -> int:
+    """Return ``n`` if it is an int (not a bool) of at least ``minimum``; else raise naming ``name``."""
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"{name}: expected an int >= {minimum}, got {type(n).__name__} {n!r}")
+    if n < minimum:
+        raise ValueError(f"{name}: expected an int >= {minimum}, got {n}")
+    return n

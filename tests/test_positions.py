@@ -69,5 +69,7 @@ def test_bad_input():
         apply_rotary(torch.randn(3, 4), torch.arange(4))
     with pytest.raises(TypeError, match="x: expected a floating-point dtype"):
         apply_rotary(torch.ones(3, 4, dtype=torch.long))
-    with pytest.raises(ValueError, match="E: expected an int >= 1"):
+    with pytest.raises(ValueError, match="E: expected an int >= 1, got 0"):
         sinusoidal_positions(3, 0)
+    with pytest.raises(TypeError, match="L: expected an int >= 0, got float 3.0"):
+        sinusoidal_positions(3.0, 4)
