@@ -1,7 +1,10 @@
 """Data the course generates itself, so nothing is downloaded (notebook 05 onwards).
 
-The date task: human-written dates in many formats ("21 Nov 2026", "saturday, november 21,
-2026", "11/21/26", ...) to translate into ISO ``2026-11-21``, one character at a time.
+- The date task (notebooks 05 and 08): human-written dates in many formats ("21 Nov 2026",
+  "saturday, november 21, 2026", "11/21/26", ...) to translate into ISO ``2026-11-21``, one
+  character at a time.
+- The shapes task (notebook 08): 32×32 pictures of coloured shapes, with questions about them.
+- The sorting task (notebook 09): digit strings to write out in order.
 """
 
 from __future__ import annotations
@@ -12,10 +15,13 @@ import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 __all__ = ["CharVocab", "DATE_FORMATS", "format_date", "random_dates", "TranslationSplit", "TranslationTask",
-           "make_date_task", "make_copy_task", "encode_pairs", "pad_sequences", "SOURCE_CHARACTERS"]
+           "make_date_task", "make_copy_task", "encode_pairs", "pad_sequences", "SOURCE_CHARACTERS",
+           "SHAPE_COLOURS", "SHAPE_KINDS", "QUADRANTS", "QUESTION_TEMPLATES", "draw_shapes", "ShapesSplit",
+           "ShapesTask", "make_shapes_task", "SortTask", "make_sort_task"]
 
 PAD, BOS, EOS = "<pad>", "<bos>", "<eos>"
 FIRST_DAY, LAST_DAY = dt.date(1950, 1, 1), dt.date(2049, 12, 31)  # two-digit years are unambiguous here
@@ -184,3 +190,182 @@ def make_copy_task(n_train: int = 10_000, n_test: int = 1_000, min_len: int = 4,
 
     vocab = CharVocab(string.digits)
     return TranslationTask(vocab, vocab, encode_pairs(pairs(n_train), vocab, vocab), encode_pairs(pairs(n_test), vocab, vocab))
+
+
+# ---------------------------------------------------------------------------------------------
+# The shapes task (notebook 08): small pictures and questions about them.
+
+SHAPE_COLOURS = {"red": (0.90, 0.15, 0.15), "green": (0.15, 0.75, 0.20), "blue": (0.20, 0.40, 1.00),
+                 "yellow": (0.95, 0.85, 0.10)}
+SHAPE_KINDS = ("square", "circle", "triangle")
+QUADRANTS = ("top-left", "top-right", "bottom-left", "bottom-right")
+QUESTION_TEMPLATES = {
+    "colour": "what colour is the {kind} ?",
+    "kind": "what shape is the {colour} one ?",
+    "where": "where is the {colour} {kind} ?",
+}
+
+
+def _shape_pixels(kind: str, size: int) -> np.ndarray:
+    """A ``(size, size)`` boolean stencil of a filled square, circle or upward triangle."""
+    y, x = np.mgrid[0:size, 0:size] + 0.5  # pixel centres
+    if kind == "square":
+        return np.ones((size, size), dtype=bool)
+    if kind == "circle":
+        return (y - size / 2) ** 2 + (x - size / 2) ** 2 <= (size / 2) ** 2
+    return np.abs(x - size / 2) <= y / 2  # a triangle: apex at the top, as wide as the stencil at the bottom
+
+
+def draw_shapes(shapes: Sequence[tuple[str, str, int, int, int]], image_size: int = 32, noise: float = 0.03,
+                rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Draw ``(kind, colour, top, left, size)`` shapes on a dark background.
+
+    Returns the image ``(3, image_size, image_size)`` float32 in [0, 1] and a ``(n, image_size,
+    image_size)`` boolean mask of each shape's pixels.
+    """
+    rng = rng or np.random.default_rng(0)
+    image = np.full((image_size, image_size, 3), 0.08) + noise * rng.standard_normal((image_size, image_size, 3))
+    masks = np.zeros((len(shapes), image_size, image_size), dtype=bool)
+    for i, (kind, colour, top, left, size) in enumerate(shapes):
+        masks[i, top:top + size, left:left + size] = _shape_pixels(kind, size)
+        image[masks[i]] = np.asarray(SHAPE_COLOURS[colour]) * rng.uniform(0.8, 1.0)  # a little shading
+    return np.clip(image, 0, 1).transpose(2, 0, 1).astype(np.float32), masks
+
+
+@dataclass
+class ShapesSplit:
+    """One split of the shapes task: images, encoded questions, answer ids and the asked-about shape's pixels.
+
+    ``images (N, 3, H, W)`` float, ``questions (N, Lq)`` word ids (0 = padding, at the end),
+    ``answers (N,)`` answer ids, ``targets (N, H, W)`` True on the shape the question is about,
+    ``texts`` the ``(question, answer)`` strings.
+    """
+
+    images: torch.Tensor
+    questions: torch.Tensor
+    answers: torch.Tensor
+    targets: torch.Tensor
+    texts: list[tuple[str, str]]
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+@dataclass
+class ShapesTask:
+    """Questions about coloured shapes: the word and answer vocabularies and the train/test splits."""
+
+    words: list[str]
+    answers: list[str]
+    train: ShapesSplit
+    test: ShapesSplit
+
+    def encode_question(self, text: str, length: int | None = None) -> torch.Tensor:
+        """Word ids of a question ``(Lq,)``, padded with 0 to ``length``; unknown words raise."""
+        unknown = [w for w in text.split() if w not in self.words]
+        if unknown:
+            raise ValueError(f"text: words {unknown} are not in the vocabulary {self.words[1:]}")
+        ids = [self.words.index(w) for w in text.split()]
+        return torch.tensor(ids + [0] * ((length or len(ids)) - len(ids)), dtype=torch.long)
+
+
+def _random_scene(rng: np.random.Generator, image_size: int, max_shapes: int) -> list[tuple[str, str, int, int, int]]:
+    """One to ``max_shapes`` shapes, each of a different kind and colour, each somewhere inside its own quadrant."""
+    n = int(rng.integers(1, max_shapes + 1))
+    kinds = rng.permutation(SHAPE_KINDS)[:n]
+    colours = rng.permutation(list(SHAPE_COLOURS))[:n]
+    quadrants = rng.permutation(len(QUADRANTS))[:n]
+    half = image_size // 2
+    scene = []
+    for kind, colour, q in zip(kinds, colours, quadrants):
+        size = half * 3 // 4  # 12 pixels in a 32-pixel image: one size, so a shape's area tells its kind
+        top = (q // 2) * half + int(rng.integers(0, half - size + 1))
+        left = (q % 2) * half + int(rng.integers(0, half - size + 1))
+        scene.append((str(kind), str(colour), top, left, size))
+    return scene
+
+
+def _shapes_split(n: int, rng: np.random.Generator, image_size: int, max_shapes: int, words: list[str],
+                  answers: list[str]) -> ShapesSplit:
+    images, targets, texts = [], [], []
+    for _ in range(n):
+        scene = _random_scene(rng, image_size, max_shapes)
+        image, masks = draw_shapes(scene, image_size, rng=rng)
+        pick = int(rng.integers(len(scene)))
+        kind, colour, top, left, size = scene[pick]
+        question = str(rng.choice(list(QUESTION_TEMPLATES)))
+        half = image_size // 2
+        answer = {"colour": colour, "kind": kind, "where": QUADRANTS[2 * (top >= half) + (left >= half)]}[question]
+        images.append(image)
+        targets.append(masks[pick])
+        texts.append((QUESTION_TEMPLATES[question].format(kind=kind, colour=colour), answer))
+    width = max(len(q.split()) for q, _ in texts)
+    questions = [[words.index(w) for w in q.split()] for q, _ in texts]
+    return ShapesSplit(torch.from_numpy(np.stack(images)),
+                       torch.tensor([q + [0] * (width - len(q)) for q in questions], dtype=torch.long),
+                       torch.tensor([answers.index(a) for _, a in texts], dtype=torch.long),
+                       torch.from_numpy(np.stack(targets)), texts)
+
+
+def make_shapes_task(n_train: int = 4000, n_test: int = 500, seed: int = 0, image_size: int = 32,
+                     max_shapes: int = 3) -> ShapesTask:
+    """Generate images with one to ``max_shapes`` coloured shapes and one question about each image.
+
+    The questions are "what colour is the triangle ?", "what shape is the red one ?" and "where is
+    the red square ?" (answered with a quadrant). Every shape in an image has its own kind, colour
+    and quadrant, so each question has one answer. Test images are drawn after the training ones
+    from the same seed. Introduced in notebook 08.
+    """
+    words = sorted({w for t in QUESTION_TEMPLATES.values() for w in t.split() if "{" not in w})
+    words = ["<pad>", *words, *SHAPE_COLOURS, *SHAPE_KINDS]
+    answers = [*SHAPE_COLOURS, *SHAPE_KINDS, *QUADRANTS]
+    rng = np.random.default_rng(seed)
+    train = _shapes_split(n_train, rng, image_size, max_shapes, words, answers)
+    test = _shapes_split(n_test, rng, image_size, max_shapes, words, answers)
+    return ShapesTask(words, answers, train, test)
+
+
+# ---------------------------------------------------------------------------------------------
+# The sorting task (notebook 09): a decoder-only model reads digits, then writes them in order.
+
+@dataclass
+class SortTask:
+    """Digit strings followed by ``>`` and the same digits sorted, as id sequences for a decoder-only model.
+
+    ``train (N, 2n + 1)`` and ``test`` hold ids of ``vocab`` (``"31415926>11234569"``); a model reads
+    the first ``prompt_len = n + 1`` tokens and must write the remaining ``n``. No test string
+    appears in training.
+    """
+
+    vocab: CharVocab
+    length: int
+    train: torch.Tensor
+    test: torch.Tensor
+
+    @property
+    def prompt_len(self) -> int:
+        return self.length + 1
+
+    def encode(self, digits: str) -> torch.Tensor:
+        """The prompt ``(1, n + 1)`` for a string of ``n`` digits: the digits, then ``>``."""
+        if len(digits) != self.length or not digits.isdigit():
+            raise ValueError(f"digits: expected {self.length} digits, got {digits!r}")
+        return torch.tensor([self.vocab.encode(digits + ">")], dtype=torch.long)
+
+    def decode(self, ids: torch.Tensor) -> str:
+        """The text of one sequence of ids."""
+        return "".join(self.vocab.tokens[i] for i in ids.tolist())
+
+
+def make_sort_task(n_train: int = 20_000, n_test: int = 1_000, length: int = 8, seed: int = 0) -> SortTask:
+    """Random strings of ``length`` digits and their sorted versions; test strings never occur in training.
+
+    Introduced in notebook 09.
+    """
+    rng = random.Random(seed)
+    strings: dict[str, None] = {}
+    while len(strings) < n_train + n_test:  # distinct strings, in the order drawn
+        strings["".join(rng.choices(string.digits, k=length))] = None
+    vocab = CharVocab(string.digits + ">")
+    ids = torch.tensor([vocab.encode(s + ">" + "".join(sorted(s))) for s in strings], dtype=torch.long)
+    return SortTask(vocab, length, ids[:n_train], ids[n_train:])

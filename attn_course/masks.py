@@ -8,7 +8,8 @@ import torch
 
 from .runtime import require_int
 
-__all__ = ["causal_mask", "padding_mask"]
+__all__ = ["causal_mask", "padding_mask", "sliding_window_mask", "dilated_window_mask", "with_global_tokens",
+           "block_sparse_mask"]
 
 
 def causal_mask(L: int, S: int | None = None, device: torch.device | str | None = None,
@@ -65,3 +66,80 @@ def padding_mask(lengths: Sequence[int] | torch.Tensor, max_len: int | None = No
         raise ValueError(f"max_len: expected at least the longest length {longest}, got {S}")
     positions = torch.arange(S, device=lengths.device)  # (S,)
     return positions[None, :] < lengths[:, None]  # (1, S) < (B, 1) -> (B, S)
+
+
+def sliding_window_mask(L: int, window: int, *, causal: bool = False, device: torch.device | str | None = None
+                        ) -> torch.Tensor:
+    """Local attention: query ``i`` may attend to key ``j`` when ``|i - j| <= window`` (and ``j <= i`` if causal).
+
+    Args:
+        L: sequence length (queries and keys are the same sequence).
+        window: how many neighbours on each side a token sees (0: only itself).
+        causal: also forbid the future, so a token sees itself and ``window`` tokens before it.
+        device: where to build the mask.
+
+    Returns:
+        Boolean ``(L, L)``, True = may attend. Introduced in notebook 10.
+    """
+    L, window = require_int("L", L), require_int("window", window)
+    offset = torch.arange(L, device=device)[:, None] - torch.arange(L, device=device)[None, :]  # (L, L): i - j
+    allowed = offset.abs() <= window
+    return allowed & (offset >= 0) if causal else allowed
+
+
+def dilated_window_mask(L: int, window: int, dilation: int, *, causal: bool = False,
+                        device: torch.device | str | None = None) -> torch.Tensor:
+    """A dilated window: query ``i`` sees keys ``i + k·dilation`` for ``|k| <= window`` (``k <= 0`` if causal).
+
+    The same number of keys as a plain window of ``window``, spread ``dilation`` times wider, as in
+    Longformer's dilated heads. Returns boolean ``(L, L)``, True = may attend. Introduced in notebook 10.
+    """
+    L, window, dilation = require_int("L", L), require_int("window", window), require_int("dilation", dilation, 1)
+    offset = torch.arange(L, device=device)[:, None] - torch.arange(L, device=device)[None, :]  # (L, L): i - j
+    allowed = (offset.abs() <= window * dilation) & (offset % dilation == 0)
+    return allowed & (offset >= 0) if causal else allowed
+
+
+def with_global_tokens(mask: torch.Tensor, positions: Sequence[int] | torch.Tensor, *, causal: bool = False
+                       ) -> torch.Tensor:
+    """Add global tokens to an ``(L, L)`` mask: they attend to every key and every query attends to them.
+
+    With ``causal`` a global token still sees only the past and is seen only by later tokens
+    (the first token of a sequence is the usual choice). Longformer-style; introduced in notebook 10.
+    """
+    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool or mask.ndim != 2 or mask.shape[0] != mask.shape[1]:
+        got = f"{mask.dtype} {tuple(mask.shape)}" if isinstance(mask, torch.Tensor) else type(mask).__name__
+        raise ValueError(f"mask: expected a square boolean (L, L) tensor, got {got}")
+    L = mask.shape[0]
+    positions = torch.as_tensor(positions, dtype=torch.long, device=mask.device).reshape(-1)
+    if positions.numel() and (int(positions.min()) < 0 or int(positions.max()) >= L):
+        raise ValueError(f"positions: expected positions in 0..{L - 1}, got {positions.tolist()}")
+    out = mask.clone()
+    out[positions, :] = True  # global rows: they read everything
+    out[:, positions] = True  # global columns: everything reads them
+    return out & causal_mask(L, device=mask.device) if causal else out
+
+
+def block_sparse_mask(L: int, block_size: int, window_blocks: int = 1, global_blocks: int = 1, random_blocks: int = 1,
+                      seed: int = 0, device: torch.device | str | None = None) -> torch.Tensor:
+    """A BigBird-style pattern at block granularity: neighbouring blocks, global blocks and random blocks.
+
+    Args:
+        L: sequence length (the last block may be shorter).
+        block_size: tokens per block.
+        window_blocks: blocks on each side a block attends to.
+        global_blocks: the first ``global_blocks`` blocks attend to all and are attended by all.
+        random_blocks: extra blocks each query block attends to, drawn from ``seed``.
+
+    Returns:
+        Boolean ``(L, L)``, True = may attend. Introduced in notebook 10.
+    """
+    L, block_size = require_int("L", L), require_int("block_size", block_size, 1)
+    n = -(-L // block_size)  # number of blocks, rounded up
+    blocks = sliding_window_mask(n, window_blocks)  # (n, n) at block level
+    generator = torch.Generator().manual_seed(seed)
+    for i in range(n):
+        blocks[i, torch.randperm(n, generator=generator)[:random_blocks]] = True
+    blocks = with_global_tokens(blocks, list(range(min(global_blocks, n))))
+    token_block = torch.arange(L) // block_size  # (L,): the block of each token
+    return blocks[token_block[:, None], token_block[None, :]].to(device)  # (L, L)

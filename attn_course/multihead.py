@@ -14,10 +14,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .masks import causal_mask
 from .runtime import check_shape
 from .softmax import softmax
 
-__all__ = ["MultiHeadAttention", "kv_cache_bytes"]
+__all__ = ["KVCache", "MultiHeadAttention", "kv_cache_bytes"]
 
 
 def kv_cache_bytes(num_layers: int, batch: int, seq_len: int, num_kv_heads: int, head_dim: int,
@@ -28,6 +29,33 @@ def kv_cache_bytes(num_layers: int, batch: int, seq_len: int, num_kv_heads: int,
     shrink it in proportion. Introduced in notebook 07.
     """
     return 2 * num_layers * batch * seq_len * num_kv_heads * head_dim * bytes_per_value
+
+
+class KVCache:
+    """The keys and values one attention layer has seen so far, each ``(B, Hkv, S, D)`` (notebook 09).
+
+    Generating token by token, a decoder would recompute every earlier position's keys and values
+    at each step; the cache keeps them and appends only the new ones, along the sequence axis (dim 2).
+    Pass one to :meth:`MultiHeadAttention.forward` as ``kv_cache``.
+    """
+
+    def __init__(self) -> None:
+        self.keys: torch.Tensor | None = None
+        self.values: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        """How many positions are cached."""
+        return 0 if self.keys is None else self.keys.size(2)
+
+    def update(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Append new keys and values ``(B, Hkv, L, D)`` and return all of them, ``(B, Hkv, S + L, D)``."""
+        if self.keys is None:
+            self.keys, self.values = k, v
+        else:
+            check_shape(k, "B H L D", name="k", B=self.keys.size(0), H=self.keys.size(1), D=self.keys.size(3))
+            self.keys = torch.cat([self.keys, k], dim=2)  # (B, Hkv, S, D) + (B, Hkv, L, D) -> (B, Hkv, S + L, D)
+            self.values = torch.cat([self.values, v], dim=2)
+        return self.keys, self.values
 
 
 class MultiHeadAttention(nn.Module):
@@ -45,10 +73,12 @@ class MultiHeadAttention(nn.Module):
             (it cannot return weights: with ``need_weights=True`` the manual path runs).
 
     ``forward(query (B, L, E), key (B, S, kdim), value (B, S, vdim), attn_mask=None, is_causal=False,
-    need_weights=False, average_attn_weights=True)`` returns ``(output (B, L, E), weights)``:
+    need_weights=False, average_attn_weights=True, kv_cache=None)`` returns ``(output (B, L, E), weights)``:
     weights ``(B, L, S)`` averaged over heads, ``(B, H, L, S)`` per head, or None. ``attn_mask`` is
     boolean (True = may attend) or float (added to the scores), broadcastable to ``(B, H, L, S)``;
-    a 3-D mask is taken as ``(B, L, S)``, the same for every head.
+    a 3-D mask is taken as ``(B, L, S)``, the same for every head. With a :class:`KVCache`, the new
+    keys and values are appended to it and the queries attend to all of them (``S`` counts the cached
+    positions too); ``is_causal`` then aligns bottom-right: the queries are the last ``L`` positions.
     """
 
     def __init__(self, embed_dim: int, num_heads: int, bias: bool = True, kdim: int | None = None,
@@ -100,19 +130,22 @@ class MultiHeadAttention(nn.Module):
         return mask
 
     def forward(self, query, key, value, attn_mask=None, is_causal=False, need_weights=False,
-                average_attn_weights=True):
+                average_attn_weights=True, kv_cache: KVCache | None = None):
         B, L, _ = check_shape(query, "B L E", name="query", E=self.embed_dim).values()
         S = check_shape(key, "B S Ek", name="key", B=B, Ek=self.k_proj.in_features)["S"]
         check_shape(value, "B S Ev", name="value", B=B, S=S, Ev=self.v_proj.in_features)
         if is_causal and attn_mask is not None:
             raise ValueError("attn_mask: give either attn_mask or is_causal=True, not both")
-        mask = self._mask(attn_mask, B, L, S)
         q = self._split(self._show("q = q_proj(query)", self.q_proj(query), "B L E"), self.num_heads, "q")
         kv_width = "B S E" if self.num_kv_heads == self.num_heads else "B S Ekv"  # Ekv = Hkv·D
         k = self._split(self._show("k = k_proj(key)", self.k_proj(key), kv_width), self.num_kv_heads, "k")
         v = self._split(self._show("v = v_proj(value)", self.v_proj(value), kv_width), self.num_kv_heads, "v")
-        if is_causal:
-            mask = torch.ones(L, S, dtype=torch.bool, device=query.device).tril()  # top-left, as PyTorch's
+        if kv_cache is not None:  # the cached positions first, then the new ones: (B, Hkv, S_cached + S, D)
+            k, v = kv_cache.update(k, v)
+            S = k.size(2)
+        mask = self._mask(attn_mask, B, L, S)
+        if is_causal:  # top-left, as PyTorch's; with a cache the queries are the last L of S positions
+            mask = causal_mask(L, S, device=query.device, align="top-left" if kv_cache is None else "bottom-right")
         dropout = self.dropout if self.training else 0.0
         fast = self.use_sdpa and not need_weights
         if self.num_kv_heads != self.num_heads and not fast:  # each key/value head serves a group of query heads
@@ -157,7 +190,7 @@ class MultiHeadAttention(nn.Module):
             raise ValueError("module: add_bias_kv and add_zero_attn have no counterpart here")
         bias = module.in_proj_bias is not None
         ours = cls(module.embed_dim, module.num_heads, bias=bias, kdim=module.kdim, vdim=module.vdim,
-                   dropout=module.dropout)
+                   dropout=module.dropout).to(module.out_proj.weight)  # its dtype and device, before copying
         E = module.embed_dim
         with torch.no_grad():
             if module._qkv_same_embed_dim:
@@ -171,4 +204,4 @@ class MultiHeadAttention(nn.Module):
                     proj.bias.copy_(b)
                 ours.out_proj.bias.copy_(module.out_proj.bias)
             ours.out_proj.weight.copy_(module.out_proj.weight)
-        return ours.to(module.out_proj.weight.dtype)
+        return ours

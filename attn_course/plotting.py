@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-__all__ = ["plot_attention"]
+__all__ = ["plot_attention", "plot_mask"]
 
 
 def plot_attention(weights, query_labels: Sequence[str] | None = None, key_labels: Sequence[str] | None = None,
@@ -58,4 +58,25 @@ def plot_attention(weights, query_labels: Sequence[str] | None = None, key_label
             for j in range(S):  # viridis is light above the middle of its scale: dark text there
                 ax.text(j, i, f"{w[i, j]:.2f}", ha="center", va="center", fontsize=8,
                         color="black" if image.norm(w[i, j]) > 0.5 else "white")
+    return ax
+
+
+def plot_mask(mask, ax=None, title: str | None = None, show_density: bool = True):
+    """Draw a boolean ``(L, S)`` mask: queries down, keys across, dark = may attend (notebook 10).
+
+    The title ends with the fraction of pairs allowed, the share of the ``L·S`` scores a
+    dense implementation would compute but not use. Returns the matplotlib axes.
+    """
+    import matplotlib.pyplot as plt
+
+    m = mask.detach().cpu() if isinstance(mask, torch.Tensor) else torch.as_tensor(np.asarray(mask))
+    if m.dtype != torch.bool or m.ndim != 2:
+        raise ValueError(f"mask: expected a boolean (L, S) mask, got {m.dtype} {tuple(m.shape)}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(3.2, 3.2))
+    ax.imshow(m.numpy(), cmap="Greys", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_xlabel("key j (attended to)")
+    ax.set_ylabel("query i (attending)")
+    density = f"{m.float().mean().item():.0%} allowed" if show_density else ""
+    ax.set_title(f"{title}\n{density}" if title and density else title or density)
     return ax

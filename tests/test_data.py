@@ -5,11 +5,16 @@ import torch
 
 from attn_course.data import (
     DATE_FORMATS,
+    QUADRANTS,
+    SHAPE_COLOURS,
     SOURCE_CHARACTERS,
     CharVocab,
+    draw_shapes,
     format_date,
     make_copy_task,
     make_date_task,
+    make_shapes_task,
+    make_sort_task,
     pad_sequences,
     random_dates,
 )
@@ -92,3 +97,64 @@ def test_copy_task():
     for source, target in task.train.pairs + task.test.pairs:
         assert source == target and 3 <= len(source) <= 9 and source.isdigit()
     assert task.train.tgt.size(1) == 10  # the longest string (9) and EOS
+
+
+def test_shapes_task_answers_agree_with_the_pixels():
+    task = make_shapes_task(300, 50, seed=3)
+    assert task.train.images.shape == (300, 3, 32, 32) and task.test.targets.shape == (50, 32, 32)
+    assert task.train.images.dtype == torch.float32 and 0 <= task.train.images.min() <= task.train.images.max() <= 1
+    for split in (task.train, task.test):
+        for i, (question, answer) in enumerate(split.texts):
+            assert task.answers[int(split.answers[i])] == answer
+            words = [task.words[j] for j in split.questions[i].tolist() if j != 0]
+            assert " ".join(words) == question
+            target = split.targets[i]
+            rows, cols = torch.nonzero(target, as_tuple=True)
+            colour = split.images[i][:, target].mean(dim=1)  # (3,): the shape's mean colour
+            nearest = min(SHAPE_COLOURS, key=lambda c: float(((colour / colour.max()) - torch.tensor(
+                SHAPE_COLOURS[c]) / max(SHAPE_COLOURS[c])).abs().sum()))
+            if question.startswith("what colour"):
+                assert answer == nearest
+            elif question.startswith("where"):
+                quadrant = QUADRANTS[2 * int(rows.float().mean() >= 16) + int(cols.float().mean() >= 16)]
+                assert answer == quadrant and question.split()[3] == nearest
+            else:
+                area = int(target.sum())  # 12-pixel shapes: the area tells the kind
+                kind = min(("square", 144), ("circle", 112), ("triangle", 72), key=lambda k: abs(k[1] - area))[0]
+                assert answer == kind and question.split()[4] == nearest
+
+
+def test_shapes_task_is_reproducible_and_questions_encode():
+    a, b = make_shapes_task(20, 5, seed=1), make_shapes_task(20, 5, seed=1)
+    assert torch.equal(a.train.images, b.train.images) and a.test.texts == b.test.texts
+    assert not torch.equal(a.train.images, make_shapes_task(20, 5, seed=2).train.images)
+    ids = a.encode_question("where is the red square ?", length=8)
+    assert ids.shape == (8,) and ids[-2:].tolist() == [0, 0]
+    assert " ".join(a.words[i] for i in ids.tolist() if i) == "where is the red square ?"
+    with pytest.raises(ValueError, match=r"text: words \['purple'\] are not in the vocabulary"):
+        a.encode_question("where is the purple square ?")
+    kinds = {q.split()[1] if q.startswith("what") else "where" for q, _ in make_shapes_task(200, 1).train.texts}
+    assert kinds == {"colour", "shape", "where"}
+
+
+def test_draw_shapes_stencils():
+    image, masks = draw_shapes([("square", "red", 0, 0, 12), ("circle", "blue", 16, 16, 12),
+                                ("triangle", "green", 0, 16, 12)], noise=0.0)
+    assert image.shape == (3, 32, 32) and masks.shape == (3, 32, 32)
+    assert [int(m.sum()) for m in masks] == [144, 112, 72]
+    assert masks[2][0].sum() < masks[2][11].sum()  # the triangle widens downwards
+    assert not (masks[0] & masks[1]).any()
+
+
+def test_sort_task():
+    task = make_sort_task(500, 100, length=6, seed=4)
+    assert task.train.shape == (500, 13) and task.test.shape == (100, 13) and task.prompt_len == 7
+    texts = [task.decode(row) for row in torch.cat([task.train, task.test])]
+    for text in texts:
+        digits, answer = text.split(">")
+        assert len(digits) == 6 and answer == "".join(sorted(digits))
+    assert len(set(texts)) == 600  # distinct, so no test string is in training
+    assert task.decode(task.encode("314159")[0]) == "314159>"
+    with pytest.raises(ValueError, match="digits: expected 6 digits, got '31415'"):
+        task.encode("31415")
+    assert torch.equal(make_sort_task(500, 100, length=6, seed=4).test, task.test)

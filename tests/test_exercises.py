@@ -7,7 +7,19 @@ import pytest
 import torch
 
 import attn_course as ac
-from attn_course.exercises import lookup, masking, multihead, self_attention, seq2seq, similarity, softmax, welcome
+from attn_course.exercises import (
+    cross_attention,
+    local,
+    lookup,
+    masking,
+    multihead,
+    self_attention,
+    seq2seq,
+    similarity,
+    softmax,
+    transformer,
+    welcome,
+)
 from attn_course.exercises.core import Hints
 
 
@@ -61,7 +73,49 @@ def split(x, H):
     return x.view(x.shape[0], x.shape[1], H, -1).transpose(1, 2)
 
 
+def cross(x, context, *rest, masked=False, swap=False, fill=float("-inf"), invert=False, after=False):
+    """Single-head cross-attention with one chosen mistake; the defaults are right."""
+    mask, (W_q, W_k, W_v) = (rest[0], rest[1:]) if masked else (None, rest)
+    if swap:
+        x, context = context, x
+    q, k, v = x @ W_q.T, context @ W_k.T, context @ W_v.T
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    keep = None if mask is None else (~mask if invert else mask)[:, None, :]
+    if keep is not None and not after:
+        scores = scores.masked_fill(~keep, fill)
+    w = torch.softmax(scores, -1)
+    return (w * keep if after else w) @ v
+
+
+def block(x, attn, mlp, ln1, ln2, residual=(True, True), post=False):
+    if post:
+        h = ln1(x + attn(x))
+        return ln2(h + mlp(h))
+    h = (x if residual[0] else 0) + attn(ln1(x))
+    return (h if residual[1] else 0) + mlp(ln2(h))
+
+
+def window_mask(L, window, causal, keep=lambda off, w: off.abs() <= w):
+    offset = torch.arange(L)[:, None] - torch.arange(L)[None, :]
+    return keep(offset, window) & (offset >= 0) if causal else keep(offset, window)
+
+
+def global_token(mask, position, row=True, column=True, in_place=False):
+    out = mask if in_place else mask.clone()
+    if row:
+        out[position, :] = True
+    if column:
+        out[:, position] = True
+    return out
+
+
 REFERENCES = [
+    (local.sliding_window_mask, window_mask),
+    (local.add_global_token, global_token),
+    (cross_attention.cross_attention, cross),
+    (cross_attention.masked_cross_attention, lambda *a: cross(*a, masked=True)),
+    (transformer.pre_norm_block, block),
+    (transformer.append_to_cache, lambda cache, new: torch.cat([cache, new], dim=-2)),
     (self_attention.self_attention, self_attn),
     (self_attention.causal_self_attention, lambda *a: self_attn(*a, causal=True)),
     (multihead.split_heads, split),
@@ -91,6 +145,31 @@ def test_reference_solution_passes(check, solution):
 
 
 MISTAKES = [
+    (local.sliding_window_mask, lambda L, w, c: window_mask(L, w, c, lambda off, w: off.abs() < w), "too narrow"),
+    (local.sliding_window_mask, lambda L, w, c: window_mask(L, w, c, lambda off, w: off.abs() <= w + 1), "too wide"),
+    (local.sliding_window_mask, lambda L, w, c: window_mask(L, w, True), "one side only"),
+    (local.sliding_window_mask, lambda L, w, c: window_mask(L, w, False), "forbid the future"),
+    (local.sliding_window_mask, lambda L, w, c: ~window_mask(L, w, c), "inverted"),
+    (local.add_global_token, lambda m, p: global_token(m, p, column=False), "only the row"),
+    (local.add_global_token, lambda m, p: global_token(m, p, row=False), "only the column"),
+    (local.add_global_token, lambda m, p: global_token(m, p, in_place=True), "changed its input argument 1 in place"),
+    (cross_attention.cross_attention, lambda *a: cross(*a, swap=True), "queries and keys are swapped"),
+    (cross_attention.cross_attention, lambda x, c, *w: cross(x, x, *w), "attended x to itself"),
+    (cross_attention.masked_cross_attention, lambda x, c, m, *w: cross(x, c, *w), "source padding is not masked"),
+    (cross_attention.masked_cross_attention, lambda *a: cross(*a, masked=True, invert=True), "inverted"),
+    (cross_attention.masked_cross_attention, lambda *a: cross(*a, masked=True, fill=0.0), "set to 0"),
+    (cross_attention.masked_cross_attention, lambda *a: cross(*a, masked=True, after=True), "after softmax"),
+    (transformer.pre_norm_block, lambda *a: block(*a, residual=(False, True)), "residual around attention"),
+    (transformer.pre_norm_block, lambda *a: block(*a, residual=(True, False)), "residual around the MLP"),
+    (transformer.pre_norm_block, lambda *a: block(*a, residual=(False, False)), "both residuals"),
+    (transformer.pre_norm_block, lambda *a: block(*a, post=True), "post-norm"),
+    (transformer.pre_norm_block, lambda x, a, m, l1, l2: block(x, a, m, l1, l1), "ln1 twice"),
+    (transformer.pre_norm_block, lambda x, a, m, l1, l2: block(x, a, m, l2, l1), "swapped"),
+    (transformer.append_to_cache, lambda c, n: torch.cat([c, n], dim=1), "head axis"),
+    (transformer.append_to_cache, lambda c, n: torch.cat([c, n], dim=-1), "width axis"),
+    (transformer.append_to_cache, lambda c, n: torch.cat([c, n], dim=0), "batch axis"),
+    (transformer.append_to_cache, lambda c, n: torch.cat([n, c], dim=2), "in front of the cached"),
+    (transformer.append_to_cache, lambda c, n: n, "replaced the cache"),
     (self_attention.self_attention, lambda x, *w: self_attn(x, *w, width=x.shape[-1]), "model width E"),
     (self_attention.self_attention, lambda x, *w: self_attn(x, *w, width=1), "not scaled"),
     (self_attention.causal_self_attention, lambda x, *w: self_attn(
@@ -254,6 +333,9 @@ def test_hints_come_one_at_a_time_then_stop():
 
 def test_each_module_hints_every_exercise():
     for module, names in [(self_attention, ["self_attention", "causal_self_attention"]),
+                          (cross_attention, ["cross_attention", "masked_cross_attention"]),
+                          (transformer, ["pre_norm_block", "append_to_cache"]),
+                          (local, ["sliding_window_mask", "add_global_token"]),
                           (multihead, ["split_heads", "merge_heads"]), (welcome, ["last_token"]),
                           (similarity, ["dot_scores", "cosine_scores"]),
                           (softmax, ["softmax", "softmax_temperature", "logsumexp"]),
@@ -278,3 +360,17 @@ def test_a_comparison_that_fails_is_reported_not_raised():
     broken = Case("a broken case", (), torch.zeros(2), faulty={"never shown": "not a tensor"})
     result = run_cases("demo", lambda: torch.ones(2), [broken])
     assert result.status == "wrong" and "could not compare your answer" in result.message.lower()
+
+
+def test_block_checker_leaves_the_notebooks_random_stream_alone():
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    transformer.pre_norm_block(block)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_append_to_cache_wrong_axis_on_a_single_new_token_explains_cat():
+    result = transformer.append_to_cache(lambda c, n: torch.cat([c, n], dim=1) if n.shape[2] == 1 else
+                                         torch.cat([c, n], dim=2))
+    assert result.status == "wrong" and "torch.cat needs every axis but one to match" in result.message

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from attn_course.multihead import MultiHeadAttention, kv_cache_bytes
+from attn_course.multihead import KVCache, MultiHeadAttention, kv_cache_bytes
 
 
 def random_config(rng: random.Random) -> dict:
@@ -140,3 +140,40 @@ def test_bad_input():
         MultiHeadAttention.from_torch(nn.MultiheadAttention(8, 2, add_bias_kv=True))
     with pytest.raises(TypeError, match="module: expected a torch.nn.MultiheadAttention"):
         MultiHeadAttention.from_torch(nn.Linear(2, 2))
+
+
+def test_from_torch_keeps_float64_exactly():
+    ref = nn.MultiheadAttention(6, 2, batch_first=True, dtype=torch.float64).eval()
+    ours = MultiHeadAttention.from_torch(ref).eval()
+    x = torch.randn(2, 4, 6, dtype=torch.float64)
+    assert ours.q_proj.weight.dtype == torch.float64
+    torch.testing.assert_close(ours(x, x, x)[0], ref(x, x, x)[0], atol=1e-12, rtol=1e-12)
+
+
+@pytest.mark.parametrize("num_kv_heads, use_sdpa", [(4, False), (4, True), (2, False), (1, True)])
+def test_kv_cache_step_by_step_equals_causal_attention_over_the_whole_sequence(num_kv_heads, use_sdpa):
+    torch.manual_seed(3)
+    B, T, E = 2, 7, 16
+    mha = MultiHeadAttention(E, 4, num_kv_heads=num_kv_heads, use_sdpa=use_sdpa).eval()
+    x = torch.randn(B, T, E)
+    want = mha(x, x, x, is_causal=True)[0]
+    cache = KVCache()
+    pieces = []
+    for start, stop in ((0, 3), (3, 4), (4, 7)):  # a prompt of 3, then 1 token, then 3 at once
+        chunk = x[:, start:stop]
+        pieces.append(mha(chunk, chunk, chunk, is_causal=True, kv_cache=cache)[0])
+        assert len(cache) == stop and cache.keys.shape == (B, num_kv_heads, stop, E // 4)
+    torch.testing.assert_close(torch.cat(pieces, dim=1), want, atol=1e-6, rtol=1e-5)
+
+
+def test_kv_cache_appends_on_the_sequence_axis_and_checks_shapes():
+    cache = KVCache()
+    k1, v1 = torch.randn(2, 3, 4, 5), torch.randn(2, 3, 4, 5)
+    k2, v2 = torch.randn(2, 3, 1, 5), torch.randn(2, 3, 1, 5)
+    assert len(cache) == 0
+    cache.update(k1, v1)
+    keys, values = cache.update(k2, v2)
+    assert torch.equal(keys, torch.cat([k1, k2], dim=2)) and torch.equal(values, torch.cat([v1, v2], dim=2))
+    assert len(cache) == 5
+    with pytest.raises(ValueError, match=r"k: expected shape \(B=2, H=3, L, D=5\), got \(2, 4, 1, 5\)"):
+        cache.update(torch.randn(2, 4, 1, 5), torch.randn(2, 4, 1, 5))

@@ -38,3 +38,17 @@ def test_bad_input(weights, kwargs, message):
     with pytest.raises(ValueError, match=message):
         plot_attention(weights, **kwargs)
     plt.close("all")
+
+
+def test_plot_mask_draws_and_reports_density():
+    import matplotlib.pyplot as plt
+
+    from attn_course.masks import sliding_window_mask
+    from attn_course.plotting import plot_mask
+
+    ax = plot_mask(sliding_window_mask(4, 0), title="diagonal")
+    assert ax.get_title() == "diagonal\n25% allowed"
+    assert ax.images[0].get_array().shape == (4, 4)
+    plt.close("all")
+    with pytest.raises(ValueError, match="mask: expected a boolean"):
+        plot_mask(torch.ones(3, 3))

@@ -1,0 +1,72 @@
+"""Measuring time and memory honestly (notebooks 10 and 11, and the scripts in ``benchmarks/``).
+
+A timing is the best of a few runs after a warm-up (the first call pays for set-up that later
+calls do not), on the CPU with whatever threads torch was given; on a GPU the clock waits for
+the device. Peak memory on the CPU is the rise of the process's peak resident memory during the
+call (Linux only: the kernel lets a process reset its peak); on a GPU it is PyTorch's own counter.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+import time
+from collections.abc import Callable
+
+import torch
+
+__all__ = ["best_time", "peak_memory_mb"]
+
+
+def _sync(device: torch.device | str | None) -> None:
+    if device is not None and torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def best_time(fn: Callable[[], object], repeats: int = 3, warmup: int = 1,
+              device: torch.device | str | None = None) -> float:
+    """The best of ``repeats`` wall-clock times of ``fn()`` in seconds, after ``warmup`` untimed calls.
+
+    ``device``: pass the CUDA device the work runs on, so the clock waits for it to finish.
+    """
+    for _ in range(warmup):
+        fn()
+    _sync(device)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field))
+
+
+def peak_memory_mb(fn: Callable[[], object], device: torch.device | str | None = None) -> float | None:
+    """How many MB the peak memory rose above what was in use before ``fn()``; None where it cannot be measured.
+
+    On the CPU this needs Linux (``/proc/self/clear_refs``); memory the allocator kept from earlier
+    calls may be reused, so run ``fn`` once before to measure its own need, not the allocator's history.
+    """
+    if device is not None and torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
+        fn()
+        torch.cuda.synchronize(device)
+        return (torch.cuda.max_memory_allocated(device) - before) / 1e6
+    if not sys.platform.startswith("linux"):
+        return None
+    gc.collect()
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # reset the peak (VmHWM) to what is resident now
+    except OSError:
+        return None
+    before = _status_kib("VmRSS")
+    fn()
+    return (_status_kib("VmHWM") - before) * 1024 / 1e6

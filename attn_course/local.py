@@ -1,0 +1,112 @@
+"""Local attention that computes only the band of the score matrix, with optional global tokens (notebook 10).
+
+Dense attention with a sliding-window mask still computes all ``L²`` scores and then throws
+most of them away. Here the queries go in blocks of ``b``; block ``[i0, i1)`` can only see keys
+in ``[i0 - w, i1 + w)`` (``[i0 - w, i1)`` when causal), so each block multiplies a ``(b, D)``
+slice of queries by at most ``(b + 2w, D)`` keys. Time and memory grow as ``L·(b + 2w)``, not
+``L²``, and the result equals :func:`attn_course.attention.scaled_dot_product_attention` with
+:func:`attn_course.masks.sliding_window_mask`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+
+from .runtime import check_shape, require_floating, require_int
+
+__all__ = ["sliding_window_attention", "local_global_attention", "default_block_size"]
+
+
+def default_block_size(window: int) -> int:
+    """Query block size: about the window (so a block's keys are ~3 blocks wide), between 32 and 512."""
+    return max(32, min(window, 512))
+
+
+def _check(query, key, value, window, block_size):
+    for name, x in (("query", query), ("key", key), ("value", value)):
+        require_floating(name, x)
+    L, D = check_shape(query, "... L D", name="query").values()
+    check_shape(key, "... L D", name="key", L=L, D=D)
+    check_shape(value, "... L Dv", name="value", L=L)
+    window = require_int("window", window)
+    block_size = default_block_size(window) if block_size is None else require_int("block_size", block_size, 1)
+    return L, min(window, max(L - 1, 0)), block_size
+
+
+def _band(i0: int, i1: int, L: int, window: int, causal: bool, device) -> tuple[int, int, torch.Tensor]:
+    """The keys ``[j0, j1)`` that queries ``[i0, i1)`` can reach, and which pairs are inside the band."""
+    j0, j1 = max(0, i0 - window), (i1 if causal else min(L, i1 + window))
+    offset = torch.arange(i0, i1, device=device)[:, None] - torch.arange(j0, j1, device=device)[None, :]  # i - j
+    allowed = offset.abs() <= window
+    return j0, j1, (allowed & (offset >= 0) if causal else allowed)
+
+
+def sliding_window_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, window: int, *,
+                             causal: bool = False, block_size: int | None = None,
+                             scale: float | None = None) -> torch.Tensor:
+    """Attention where token ``i`` sees tokens ``j`` with ``|i - j| <= window``, computing only the band.
+
+    Args:
+        query, key: ``(..., L, D)``; value: ``(..., L, Dv)`` (self-attention: one sequence).
+        window: neighbours on each side (0: each token sees only itself; ``>= L - 1``: dense).
+        causal: also ``j <= i``.
+        block_size: queries per block (default :func:`default_block_size`); any size gives the
+            same result, only the speed and the memory change.
+        scale: multiplies the scores (default ``1/sqrt(D)``).
+
+    Returns:
+        ``(..., L, Dv)``, equal to dense attention with ``sliding_window_mask(L, window, causal=causal)``.
+        Extra memory: one block's scores, ``(..., b, b + 2·window)``. Introduced in notebook 10.
+    """
+    L, window, b = _check(query, key, value, window, block_size)
+    scale = 1 / math.sqrt(query.size(-1)) if scale is None else scale
+    out = query.new_empty(*query.shape[:-1], value.size(-1))  # (..., L, Dv), filled block by block
+    for i0 in range(0, L, b):
+        i1 = min(i0 + b, L)
+        j0, j1, allowed = _band(i0, i1, L, window, causal, query.device)
+        scores = query[..., i0:i1, :] @ key[..., j0:j1, :].transpose(-2, -1) * scale  # (..., b, D) @ (..., D, kw)
+        scores.masked_fill_(~allowed, float("-inf"))  # in place (a fresh tensor); every row keeps its diagonal
+        out[..., i0:i1, :] = torch.softmax(scores, dim=-1) @ value[..., j0:j1, :]  # (..., b, kw) @ (..., kw, Dv)
+    return out
+
+
+def local_global_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, window: int,
+                           global_positions: Sequence[int] | torch.Tensor, *, causal: bool = False,
+                           block_size: int | None = None, scale: float | None = None) -> torch.Tensor:
+    """Sliding-window attention plus Longformer-style global tokens, without building an ``(L, L)`` matrix.
+
+    Every query sees its band and the ``G`` global keys (once, even where the band already
+    holds them); the global queries see every key (only the past when causal). Shapes and
+    arguments as :func:`sliding_window_attention`; returns ``(..., L, Dv)``, equal to dense attention
+    with ``with_global_tokens(sliding_window_mask(L, window, causal=causal), global_positions,
+    causal=causal)``. Extra memory ``(..., b, b + 2·window + G)`` per block plus ``(..., G, L)``.
+    Introduced in notebook 10.
+    """
+    L, window, b = _check(query, key, value, window, block_size)
+    scale = 1 / math.sqrt(query.size(-1)) if scale is None else scale
+    g = torch.as_tensor(global_positions, dtype=torch.long, device=query.device).reshape(-1).unique()  # sorted
+    if g.numel() and (int(g[0]) < 0 or int(g[-1]) >= L):
+        raise ValueError(f"global_positions: expected positions in 0..{L - 1}, got {g.tolist()}")
+    k_global, v_global = key[..., g, :], value[..., g, :]  # (..., G, D), (..., G, Dv)
+    out = query.new_empty(*query.shape[:-1], value.size(-1))
+    for i0 in range(0, L, b):
+        i1 = min(i0 + b, L)
+        j0, j1, allowed = _band(i0, i1, L, window, causal, query.device)
+        q = query[..., i0:i1, :]
+        band = (q @ key[..., j0:j1, :].transpose(-2, -1) * scale).masked_fill(~allowed, float("-inf"))  # (..., b, kw)
+        offset = torch.arange(i0, i1, device=query.device)[:, None] - g[None, :]  # (b, G): i - g
+        extra = offset.abs() > window  # a global key inside the band is already counted there
+        extra = extra & (offset >= 0) if causal else extra
+        glob = (q @ k_global.transpose(-2, -1) * scale).masked_fill(~extra, float("-inf"))  # (..., b, G)
+        weights = torch.softmax(torch.cat([band, glob], dim=-1), dim=-1)  # one softmax over both kinds of key
+        kw = j1 - j0
+        out[..., i0:i1, :] = weights[..., :kw] @ value[..., j0:j1, :] + weights[..., kw:] @ v_global
+    if g.numel():  # the global rows read every key: (..., G, L), small because G is
+        scores = query[..., g, :] @ key.transpose(-2, -1) * scale
+        if causal:
+            scores = scores.masked_fill(torch.arange(L, device=query.device)[None, :] > g[:, None], float("-inf"))
+        out[..., g, :] = torch.softmax(scores, dim=-1) @ value
+    return out

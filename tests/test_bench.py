@@ -1,0 +1,30 @@
+import sys
+import time
+
+import pytest
+import torch
+
+from attn_course.bench import best_time, peak_memory_mb
+
+
+def test_best_time_is_the_fastest_of_the_timed_calls():
+    calls = []
+
+    def work():
+        calls.append(time.perf_counter())
+        time.sleep(0.02 if len(calls) == 2 else 0.005)  # the first timed call is slow
+
+    t = best_time(work, repeats=3, warmup=1)
+    assert len(calls) == 4 and 0.004 < t < 0.015
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the CPU peak needs Linux's /proc")
+def test_peak_memory_sees_a_temporary_allocation():
+    def allocate():
+        x = torch.ones(25_000_000)  # 100 MB, touched, then freed
+        return float(x[-1])
+
+    allocate()
+    peak = peak_memory_mb(allocate)
+    assert peak is not None and 90 < peak < 130
+    assert peak_memory_mb(lambda: None) < 10
