@@ -44,7 +44,7 @@ DEVICE = device()
 # ## How the course works
 #
 # The notebooks are meant to be done **in order**; each one builds on the previous ones.
-# Notebooks 00–07 are in the repository now; **08 onward are coming** and are not in the
+# Notebooks 00–10 are in the repository now; **11 onward are coming** and are not in the
 # repository yet (the rows marked *coming* below), so the plan may still change.
 #
 # | nb | topic | you build |
@@ -56,8 +56,10 @@ DEVICE = device()
 # | 04 | scaled dot-product attention and masks | the function every later notebook uses |
 # | 05 | attention in RNN encoder-decoders | additive and multiplicative attention |
 # | 06–07 | self-attention, positions, multi-head attention | what a transformer layer computes |
-# | 08–09 *(coming)* | cross-attention, the transformer block | models trained in seconds |
-# | 10–14 *(coming)* | long sequences, GPUs, FlashAttention, real models, many processes | attention at scale |
+# | 08 | cross-attention: text to text, text to image | a translator and a model that answers questions about pictures |
+# | 09 | the transformer block | a small GPT trained to sort, read as an algorithm; the KV cache |
+# | 10 | long sequences: local, dilated and global attention | a band implementation that skips what the mask hides, measured |
+# | 11–14 *(coming)* | GPUs, FlashAttention, real models, many processes | attention at scale |
 #
 # Each notebook follows the same pattern: **why** an idea is needed, a **small example by hand**,
 # the **general code**, a **check against a reference** (usually PyTorch's own implementation),

@@ -4,8 +4,15 @@ Each module holds what one notebook derives; later notebooks import it from here
 """
 
 from .attention import KernelRegression, gaussian_kernel_weights, scaled_dot_product_attention
-from .masks import causal_mask, padding_mask
-from .plotting import plot_attention
+from .masks import (
+    block_sparse_mask,
+    causal_mask,
+    dilated_window_mask,
+    padding_mask,
+    sliding_window_mask,
+    with_global_tokens,
+)
+from .plotting import plot_attention, plot_mask
 from .runtime import check_shape, device, set_seed
 from .similarity import cosine_scores, dot_scores
 from .softmax import logsumexp, softmax
@@ -14,16 +21,21 @@ __version__ = "0.1.0"
 
 __all__ = [
     "KernelRegression",
+    "block_sparse_mask",
     "causal_mask",
     "check_shape",
     "cosine_scores",
     "device",
+    "dilated_window_mask",
     "dot_scores",
     "gaussian_kernel_weights",
     "logsumexp",
     "padding_mask",
     "plot_attention",
+    "plot_mask",
     "scaled_dot_product_attention",
     "set_seed",
+    "sliding_window_mask",
     "softmax",
+    "with_global_tokens",
 ]

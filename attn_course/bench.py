@@ -8,6 +8,7 @@ call (Linux only: the kernel lets a process reset its peak); on a GPU it is PyTo
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import sys
 import time
@@ -49,8 +50,8 @@ def _status_kib(field: str) -> int:
 def peak_memory_mb(fn: Callable[[], object], device: torch.device | str | None = None) -> float | None:
     """How many MB the peak memory rose above what was in use before ``fn()``; None where it cannot be measured.
 
-    On the CPU this needs Linux (``/proc/self/clear_refs``); memory the allocator kept from earlier
-    calls may be reused, so run ``fn`` once before to measure its own need, not the allocator's history.
+    On the CPU this needs Linux (``/proc/self/clear_refs``). The C allocator keeps memory that earlier
+    calls freed and would hand it out again unseen, so it is asked to return it first (``malloc_trim``).
     """
     if device is not None and torch.device(device).type == "cuda":
         torch.cuda.synchronize(device)
@@ -62,6 +63,10 @@ def peak_memory_mb(fn: Callable[[], object], device: torch.device | str | None =
     if not sys.platform.startswith("linux"):
         return None
     gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)  # give back what the allocator kept, so the call must ask anew
+    except (OSError, AttributeError):  # not glibc: the reading may be low after earlier large calls
+        pass
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")  # reset the peak (VmHWM) to what is resident now

@@ -132,18 +132,21 @@ class DecoderOnlyTransformer(nn.Module):
 
         Without the cache every step runs the whole sequence again; with it, the prompt runs once
         and each step runs one token against the cached keys and values. The tokens are the same.
+        Runs in eval mode (no dropout) and restores the mode it found.
         """
         T0 = check_shape(prompt, "B T", name="prompt")["T"]
         if T0 + max_new_tokens - 1 > self.max_len:  # the last new token is written, never read
             raise ValueError(f"max_new_tokens: a prompt of {T0} and {max_new_tokens} new tokens need "
                              f"{T0 + max_new_tokens - 1} positions, more than max_len {self.max_len}")
         ids, caches = prompt, self.new_caches() if use_cache else None
-        step_input = prompt
+        step_input, was_training = prompt, self.training
+        self.eval()  # no dropout while generating
         for _ in range(max_new_tokens):
             logits, _ = self(step_input if use_cache else ids, caches)
             token = logits[:, -1:].argmax(-1)  # (B, 1): the most likely next token
             ids = torch.cat([ids, token], dim=1)
             step_input = token
+        self.train(was_training)
         return ids
 
 

@@ -8,7 +8,9 @@ For L in 4096, 8192 and 16384 (float32, batch 1, 8 heads, head width 64, causal,
 and prints one table with the ratios and each method's peak extra memory. Memory is measured in a
 fresh process per method and length, as the rise of the process's peak resident memory (Linux
 ``VmHWM``, reset before the call) over what it held with the inputs in place; for ``dense+mask`` it
-includes building the mask, which that method needs.
+includes building the mask, which that method needs. On the CPU, PyTorch turns the boolean mask into
+a float ``(L, L)`` mask and runs its fused kernel over every tile, so dense+mask memory is that copy
+(and the boolean mask), not stored scores; its time is the full ``L²`` work.
 
 Run: ``python benchmarks/local_attention.py`` (about two minutes). ``--quick`` runs L = 1024, 2048
 only, to check that the script works.

@@ -180,3 +180,10 @@ def test_image_question_model_shapes_and_question_padding():
         longer, _ = model(images, torch.cat([questions, torch.zeros(2, 2, dtype=torch.long)], dim=1))
     assert logits.shape == (2, 5) and w.shape == (2, 2, 4, 16)
     torch.testing.assert_close(longer, logits, atol=1e-5, rtol=1e-5)  # padding at the end changes nothing
+
+
+def test_generate_runs_without_dropout_and_restores_the_mode():
+    model = small_gpt(10, dropout=0.5).train()
+    prompt = torch.randint(0, 11, (2, 3))
+    first, second = model.generate(prompt, 10), model.generate(prompt, 10)
+    assert torch.equal(first, second) and model.training

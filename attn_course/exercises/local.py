@@ -13,14 +13,14 @@ __all__ = ["sliding_window_mask", "add_global_token", "hint"]
 hint = Hints({
     "sliding_window_mask": [
         "Entry (i, j) depends only on the offset i - j: build it once for every pair with broadcasting.",
-        "offset = torch.arange(L)[:, None] - torch.arange(L)[None, :] is (L, L); a token sees its neighbour j "
-        "when offset.abs() <= window (window neighbours on each side, itself included).",
+        "A token sees `window` neighbours on each side and itself: count how far j is from i, in either direction, "
+        "and compare with window (is a neighbour exactly `window` away in or out?).",
         "With causal=True also require offset >= 0 (j <= i); without it, do not.",
     ],
     "add_global_token": [
         "A global token reads every key and every query reads it: a whole row and a whole column become True.",
         "Copy the mask first (mask.clone()): the caller's mask must not change.",
-        "out = mask.clone(); out[position, :] = True; out[:, position] = True.",
+        "Index the row with out[position, :] and the column with out[:, position].",
     ],
 }).hint
 

@@ -14,9 +14,9 @@ __all__ = ["pre_norm_block", "append_to_cache", "hint"]
 
 hint = Hints({
     "pre_norm_block": [
-        "Two sub-layers, each added to the residual stream: x = x + attn(ln1(x)), then x = x + mlp(ln2(x)).",
+        "Two sub-layers; each reads a normalised copy of the stream and adds its output to the stream.",
         "Normalise a copy for the sub-layer, never the stream itself: the `x +` part adds the un-normalised x.",
-        "Each sub-layer has its own norm: ln1 before attention, ln2 before the MLP.",
+        "Each sub-layer has its own norm: h = x + attn(ln1(x)), then return h + mlp(ln2(h)).",
     ],
     "append_to_cache": [
         "cache is (B, H, S, D) and new is (B, H, L, D): they differ only in the sequence axis.",
