@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import torch
 
-__all__ = ["best_time", "peak_memory_mb"]
+__all__ = ["best_time", "median_time", "peak_memory_mb", "attention_flops", "tflops"]
 
 
 def _sync(device: torch.device | str | None) -> None:
@@ -40,6 +40,32 @@ def best_time(fn: Callable[[], object], repeats: int = 3, warmup: int = 1,
         _sync(device)
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def median_time(fn: Callable[[], object], min_run_time: float = 0.2) -> float:
+    """The median time of ``fn()`` in seconds, by ``torch.utils.benchmark`` (notebook 11).
+
+    It warms up, repeats ``fn`` in blocks until ``min_run_time`` seconds have passed, and waits
+    for the GPU before reading the clock, so asynchronous CUDA work is counted.
+    """
+    from torch.utils import benchmark
+
+    return benchmark.Timer(stmt="fn()", globals={"fn": fn}).blocked_autorange(min_run_time=min_run_time).median
+
+
+def attention_flops(batch: int, heads: int, L: int, S: int, head_dim: int, causal: bool = False) -> float:
+    """Floating-point operations of one attention forward pass: ``4·B·H·L·S·D``, halved when causal.
+
+    Two matrix products (``Q Kᵀ`` and ``P V``), each ``L·S·D`` multiply-adds of 2 operations; the
+    softmax is left out, as FlashAttention's papers do. Introduced in notebook 11.
+    """
+    flops = 4.0 * batch * heads * L * S * head_dim
+    return flops / 2 if causal else flops
+
+
+def tflops(flops: float, seconds: float) -> float:
+    """Throughput in TFLOP/s."""
+    return flops / seconds / 1e12
 
 
 def _status_kib(field: str) -> int:

@@ -4,7 +4,7 @@ import time
 import pytest
 import torch
 
-from attn_course.bench import best_time, peak_memory_mb
+from attn_course.bench import attention_flops, best_time, median_time, peak_memory_mb, tflops
 
 
 def test_best_time_is_the_fastest_of_the_timed_calls():
@@ -29,3 +29,11 @@ def test_peak_memory_sees_a_temporary_allocation():
     assert peak is not None and 90 < peak < 130
     assert 90 < peak_memory_mb(allocate) < 130
     assert peak_memory_mb(lambda: None) < 10
+
+
+def test_median_time_and_flops():
+    t = median_time(lambda: time.sleep(0.002), min_run_time=0.05)
+    assert 0.0015 < t < 0.01
+    assert attention_flops(2, 3, 5, 7, 11) == 4 * 2 * 3 * 5 * 7 * 11
+    assert attention_flops(1, 1, 8, 8, 4, causal=True) == 4 * 8 * 8 * 4 / 2
+    assert tflops(2e12, 0.5) == 4.0

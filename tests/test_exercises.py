@@ -9,6 +9,8 @@ import torch
 import attn_course as ac
 from attn_course.exercises import (
     cross_attention,
+    flash,
+    gpu,
     local,
     lookup,
     masking,
@@ -21,6 +23,7 @@ from attn_course.exercises import (
     welcome,
 )
 from attn_course.exercises.core import Hints
+from attn_course.flash import online_softmax as package_online_softmax
 
 
 def t(x):
@@ -109,7 +112,33 @@ def global_token(mask, position, row=True, column=True, in_place=False):
     return out
 
 
+def online(x, block, rescale=True, divide=True, drop_last=False):
+    n = x.shape[-1]
+    m, total = np.full(x.shape[:-1] + (1,), -np.inf), np.zeros(x.shape[:-1] + (1,))
+    for start in range(0, n - n % block if drop_last else n, block):
+        b = x[..., start:start + block]
+        m_new = np.maximum(m, b.max(-1, keepdims=True))
+        total = total * (np.exp(m - m_new) if rescale else 1) + np.exp(b - m_new).sum(-1, keepdims=True)
+        m = m_new
+    return np.exp(x - m) / (total if divide else 1)
+
+
+def tile_step(q, k, v, m, l, acc, rescale=(True, True), scale=True):
+    s = q @ k.T / (math.sqrt(q.shape[-1]) if scale else 1)
+    m_new = torch.maximum(m, s.amax(-1, keepdim=True))
+    alpha, p = torch.exp(m - m_new), torch.exp(s - m_new)
+    return (m_new, (alpha if rescale[0] else 1) * l + p.sum(-1, keepdim=True),
+            (alpha if rescale[1] else 1) * acc + p @ v)
+
+
 REFERENCES = [
+    (gpu.score_matrix_bytes, lambda B, H, L, S, n: B * H * L * S * n),
+    (gpu.arithmetic_intensity, lambda M, N, K, n: 2 * M * N * K / (n * (M * K + K * N + M * N))),
+    (gpu.arithmetic_intensity, lambda M, N, K, n: torch.tensor(2.0 * M * N * K / (n * (M * K + K * N + M * N)),
+                                                               dtype=torch.float64)),
+    (flash.online_softmax, online),
+    (flash.online_softmax, package_online_softmax),
+    (flash.flash_step, tile_step),
     (local.sliding_window_mask, window_mask),
     (local.add_global_token, global_token),
     (cross_attention.cross_attention, cross),
@@ -145,6 +174,27 @@ def test_reference_solution_passes(check, solution):
 
 
 MISTAKES = [
+    (gpu.score_matrix_bytes, lambda B, H, L, S, n: B * L * S * n, "heads are missing"),
+    (gpu.score_matrix_bytes, lambda B, H, L, S, n: H * L * S * n, "batch is missing"),
+    (gpu.score_matrix_bytes, lambda B, H, L, S, n: B * H * L * L * n, "L · L"),
+    (gpu.score_matrix_bytes, lambda B, H, L, S, n: 8 * B * H * L * S * n, "bits"),
+    (gpu.score_matrix_bytes, lambda B, H, L, S, n: B * H * L * S, "values, not bytes"),
+    (gpu.score_matrix_bytes, lambda B, H, L, S, n: None, "forget `return`"),
+    (gpu.score_matrix_bytes, lambda B, H, L, S, n: [B * H * L * S * n], "expected a number"),
+    (gpu.score_matrix_bytes, lambda B, H, L, S, n: B / 0, "raised ZeroDivisionError"),
+    (gpu.arithmetic_intensity, lambda M, N, K, n: M * N * K / (n * (M * K + K * N + M * N)), "half"),
+    (gpu.arithmetic_intensity, lambda M, N, K, n: 2 * M * N * K / (n * (M * K + K * N)), "writing C"),
+    (gpu.arithmetic_intensity, lambda M, N, K, n: 2 * M * N * K / (M * K + K * N + M * N), "values, not bytes"),
+    (gpu.arithmetic_intensity, lambda M, N, K, n: 1.0, "times too"),
+    (flash.online_softmax, lambda x, b: online(x, b, rescale=False), "not rescaled"),
+    (flash.online_softmax, lambda x, b: online(x, b, divide=False), "final division"),
+    (flash.online_softmax, lambda x, b: online(x, b, drop_last=True), "last, shorter block was dropped"),
+    (flash.online_softmax, lambda x, b: np.exp(x) / np.exp(x).sum(-1, keepdims=True), "subtract the running maximum"),
+    (flash.flash_step, lambda *a: tile_step(*a, rescale=(True, False)), "accumulated values are not rescaled"),
+    (flash.flash_step, lambda *a: tile_step(*a, rescale=(False, True)), "running sum is not rescaled"),
+    (flash.flash_step, lambda *a: tile_step(*a, rescale=(False, False)), "neither running sum"),
+    (flash.flash_step, lambda *a: tile_step(*a, scale=False), "not scaled"),
+    (flash.flash_step, lambda *a: tile_step(*a)[1:], "must return three tensors"),
     (local.sliding_window_mask, lambda L, w, c: window_mask(L, w, c, lambda off, w: off.abs() < w), "too narrow"),
     (local.sliding_window_mask, lambda L, w, c: window_mask(L, w, c, lambda off, w: off.abs() <= w + 1), "too wide"),
     (local.sliding_window_mask, lambda L, w, c: window_mask(L, w, True), "one side only"),
@@ -152,7 +202,7 @@ MISTAKES = [
     (local.sliding_window_mask, lambda L, w, c: ~window_mask(L, w, c), "inverted"),
     (local.add_global_token, lambda m, p: global_token(m, p, column=False), "only the row"),
     (local.add_global_token, lambda m, p: global_token(m, p, row=False), "only the column"),
-    (local.add_global_token, lambda m, p: global_token(m, p, in_place=True), "changed its input argument 1 in place"),
+    (local.add_global_token, lambda m, p: global_token(m, p, in_place=True), "changed its input `m` (argument 1)"),
     (cross_attention.cross_attention, lambda *a: cross(*a, swap=True), "queries and keys are swapped"),
     (cross_attention.cross_attention, lambda x, c, *w: cross(x, x, *w), "attended x to itself"),
     (cross_attention.masked_cross_attention, lambda x, c, m, *w: cross(x, c, *w), "source padding is not masked"),
@@ -266,6 +316,8 @@ MISTAKES = [
 
 
 @pytest.mark.filterwarnings("ignore:The use of `x.T`:UserWarning")
+@pytest.mark.filterwarnings("ignore:overflow encountered in exp:RuntimeWarning")  # the mistake being named
+@pytest.mark.filterwarnings("ignore:invalid value encountered in divide:RuntimeWarning")
 @pytest.mark.parametrize("check, fn, phrase", MISTAKES, ids=[f"{c.__name__}-{p[:20]}" for c, _, p in MISTAKES])
 def test_mistake_is_named(check, fn, phrase):
     result = check(fn)
@@ -296,7 +348,7 @@ GENERIC = [
     (lambda x: torch.softmax(x, -1).double(), "wrong", "dtype is torch.float64, expected torch.float32 (the values"),
     (lambda x: torch.softmax(x, -1) * 1.1, "wrong", "values differ on scores of shape (3, 5): largest difference"),
     (lambda x: torch.full_like(x, float("nan")), "wrong", "Overflow"),
-    (_mutates, "wrong", "changed its input argument 1 in place"),
+    (_mutates, "wrong", "changed its input `x` (argument 1) in place"),
     (_raises, "wrong", "raised RuntimeError"),
     (42, "wrong", "pass your function itself"),
     (lambda x: torch.nn.Parameter(torch.softmax(x, -1)), "correct", "Passed"),  # a tensor subclass, with grad
@@ -336,6 +388,8 @@ def test_each_module_hints_every_exercise():
                           (cross_attention, ["cross_attention", "masked_cross_attention"]),
                           (transformer, ["pre_norm_block", "append_to_cache"]),
                           (local, ["sliding_window_mask", "add_global_token"]),
+                          (flash, ["online_softmax", "flash_step"]),
+                          (gpu, ["score_matrix_bytes", "arithmetic_intensity"]),
                           (multihead, ["split_heads", "merge_heads"]), (welcome, ["last_token"]),
                           (similarity, ["dot_scores", "cosine_scores"]),
                           (softmax, ["softmax", "softmax_temperature", "logsumexp"]),
@@ -374,3 +428,24 @@ def test_append_to_cache_wrong_axis_on_a_single_new_token_explains_cat():
     result = transformer.append_to_cache(lambda c, n: torch.cat([c, n], dim=1) if n.shape[2] == 1 else
                                          torch.cat([c, n], dim=2))
     assert result.status == "wrong" and "torch.cat needs every axis but one to match" in result.message
+
+
+def test_named_messages_found_by_the_learner_review():
+    def mask_on_wrong_axis(x, context, mask, *w):
+        q, k, v = x @ w[0].T, context @ w[1].T, context @ w[2].T
+        return torch.softmax((q @ k.transpose(-2, -1)).masked_fill(~mask[:, :, None], float("-inf")), -1) @ v
+
+    result = cross_attention.masked_cross_attention(mask_on_wrong_axis)
+    assert "broadcast as (B, 1, S)" in result.message, result.message
+
+    def unpacks(x, attn, mlp, ln1, ln2):
+        a, _ = attn(ln1(x))
+        h = x + a
+        return h + mlp(ln2(h))
+
+    assert "returns one tensor (B, L, E), not (output, weights)" in transformer.pre_norm_block(unpacks).message
+
+
+def test_scalar_checker_not_attempted_and_not_callable():
+    assert gpu.score_matrix_bytes(_not_implemented).status == "not attempted"
+    assert "Pass your function itself" in gpu.arithmetic_intensity(3).message

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import html
+import inspect
 import os
 import traceback
 import warnings
@@ -120,6 +121,15 @@ def _mutated(before: tuple, after: tuple) -> int | None:
     return None
 
 
+def _argument(fn: Callable, index: int) -> str:
+    """The learner's name for argument ``index`` (``"`mask` (argument 2)"``), or just its number."""
+    try:
+        names = [p.name for p in inspect.signature(fn).parameters.values()]
+    except (TypeError, ValueError):
+        names = []
+    return f"`{names[index]}` (argument {index + 1})" if index < len(names) else f"argument {index + 1}"
+
+
 def _compare(got: Any, case: Case, atol: float, rtol: float) -> str | None:
     """Return None when ``got`` is right, else one line saying what is wrong."""
     want = case.expected
@@ -176,8 +186,9 @@ def run_cases(exercise: str, fn: Callable, cases: list[Case], atol: float = 1e-5
                                              + (f" {advice}" if advice else "") + f" Stuck? check.hint({exercise!r})")
         changed = _mutated(case.args, args)
         if changed is not None:
-            return Result(exercise, "wrong", f"your function changed its input argument {changed + 1} in place "
-                                             f"(e.g. `x -= ...`); compute a new tensor instead.")
+            return Result(exercise, "wrong", f"your function changed its input {_argument(fn, changed)} in place "
+                                             f"(e.g. `x -= ...` or `x[i] = ...`); compute a new tensor instead (copy "
+                                             f"it first with .clone()). Stuck? check.hint({exercise!r})")
         try:
             with warnings.catch_warnings():  # e.g. casting a complex answer: the message below says enough
                 warnings.simplefilter("ignore")

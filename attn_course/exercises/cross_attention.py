@@ -69,9 +69,14 @@ def _cases(seed: int, masked: bool) -> list[Case]:
                 "the padding was zeroed after softmax, so the rows no longer sum to 1: mask the scores before softmax.":
                     _attend(q, k, v, keep, after=True),
             })
-        swap_error = ("Queries come from x (width E), keys and values from context (its own width): "
-                      "check which input each of W_q, W_k, W_v multiplies.")
-        cases.append(Case(label, args, _attend(q, k, v, keep), faulty, on_error=swap_error if E != C else None))
+        advice = []
+        if E != C:
+            advice.append("Queries come from x (width E), keys and values from context (its own width): "
+                          "check which input each of W_q, W_k, W_v multiplies.")
+        if masked:
+            advice.append("If the error is about the mask: the scores are (B, L, S), so the mask must broadcast as "
+                          "(B, 1, S), one row shared by every query: context_mask[:, None, :].")
+        cases.append(Case(label, args, _attend(q, k, v, keep), faulty, on_error=" ".join(advice) or None))
     return cases
 
 

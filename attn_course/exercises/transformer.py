@@ -71,7 +71,14 @@ def pre_norm_block(fn: Callable) -> Result:
                 "the MLP read x, not the stream after attention: h = x + attn(ln1(x)), then h + mlp(ln2(h)).":
                     h + mlp(ln2(x)),
             }
-        cases.append(Case(f"x (B={B}, L={L}, E={E}), H={H}", (x, attn, mlp, ln1, ln2), right, faulty))
+            if B == 2:  # `a, _ = attn(...)` splits the batch in two instead of taking (output, weights)
+                first = x + attn(ln1(x))[0]
+                faulty["attn(h) returns one tensor (B, L, E), not (output, weights) as MultiHeadAttention does: "
+                       "`a, _ = attn(...)` took the first sequence of the batch. Use a = attn(ln1(x))."] = \
+                    first + mlp(ln2(first))
+        cases.append(Case(f"x (B={B}, L={L}, E={E}), H={H}", (x, attn, mlp, ln1, ln2), right, faulty,
+                          on_error="attn(h), mlp(h), ln1(h) and ln2(h) each take one (B, L, E) tensor and return "
+                                   "one (B, L, E) tensor; nothing to unpack."))
     return run_cases("pre_norm_block", fn, cases, atol=1e-5, rtol=1e-4)
 
 
