@@ -301,8 +301,21 @@ print(f"largest change in sentence 1's output caused by the padding: {(out_open_
 #
 # What about padding on the *asking* side? A padded query produces an output row that nothing uses (the image model
 # of section 5 averages only over its real words), and it changes no other row, since each row of the weights is
-# computed from its own query. So cross-attention needs no query mask. (Self-attention among the asker's tokens is
-# another matter: there the padded tokens are keys too, and they are masked.)
+# computed from its own query. To check, treat query 1 of sentence 1 as padding and put large random numbers in it:
+
+# %%
+x_junk_query = x_pad.clone()
+x_junk_query[1, 1] = 10 * torch.randn(8, generator=g)  # (E,): another value in one query row
+with torch.no_grad():
+    out_query_junk, _ = ca2(x_junk_query, context_pad, context_mask)  # (B, L, E)
+print("the changed query's own output row changes:", not torch.allclose(out_query_junk[1, 1], out_masked[1, 1]))
+print("every other output row stays the same:",
+      torch.allclose(out_query_junk[1, 0], out_masked[1, 0], atol=1e-6)
+      and torch.allclose(out_query_junk[0], out_masked[0], atol=1e-6))
+
+# %% [markdown]
+# So cross-attention needs no query mask: the padded rows are simply ignored downstream. (Self-attention among the
+# asker's tokens is another matter: there the padded tokens are keys too, and they are masked.)
 #
 # **The same in PyTorch.** `nn.MultiheadAttention` does cross-attention when it is given a different `key` and
 # `value` than `query`, and a context of another width with `kdim` and `vdim`. Its `key_padding_mask` means the
@@ -364,7 +377,8 @@ print(f"whole model: {sum(p.numel() for p in translator.parameters()):,} paramet
 # %% tags=["nbval-ignore-output"]
 start = time.perf_counter()
 date_losses = fit(translator, task.train, steps=400, batch_size=64, lr=3e-3, seed=0, progress="transformer, dates")
-print(f"trained in {time.perf_counter() - start:.1f} s; final training loss {date_losses[-1]:.4f}")
+print(f"trained {len(date_losses)} steps in {time.perf_counter() - start:.1f} s; "  # fit has closed its bar
+      f"mean loss of the last 20 steps {np.mean(date_losses[-20:]):.4f}")
 
 # %% [markdown]
 # Held-out exact match, with greedy decoding (`translate` feeds each predicted character back in, keeping the
@@ -418,8 +432,9 @@ plt.show()
 # %% [markdown]
 # Read the rows: the four year digits look at the year at the end, the two month digits at the month's name, the two
 # day digits at the "dth", and the weekday, "on", "the" and "of" get almost nothing: the same alignment that
-# notebook 05's additive GRU model learned, now spread over four heads that mostly agree. (The hyphens, the same in
-# every answer, need nothing from the source, and their weights are spread thin.) As there, the keys are
+# notebook 05's additive GRU model learned, now spread over four heads, which do not all read each field equally
+# strongly (measured below). (The hyphens, the same in every answer, need nothing from the source, and their weights
+# are spread thin.) As there, the keys are
 # not the raw characters: the encoder's self-attention has already mixed some context into each of them, so a map
 # shows where the decoder reads, not everything that reading brings along.
 #
@@ -451,6 +466,10 @@ for f, in_field in source_fields.items():
 print(f"{'output digits':<15}{'share of the characters':>25}{'weight on the same field':>26}   per head")
 for f in source_fields:
     print(f"{f:<15}{share[f]:>25.3f}{float(on_field[f].mean()):>26.3f}   {on_field[f].numpy()}")
+head_gap = {f: float(on_field[f].max() - on_field[f].min()) for f in source_fields}  # strongest head - weakest
+for word, f in (("most", min(head_gap, key=head_gap.get)), ("least", max(head_gap, key=head_gap.get))):
+    print(f"the heads agree {word} on the {f} digits: from {float(on_field[f].min()):.2f} (head "
+          f"{int(on_field[f].argmin())}) to {float(on_field[f].max()):.2f} (head {int(on_field[f].argmax())})")
 
 # %%
 print(f"uniform shares: year {share['year']:.3f}, month {share['month']:.3f}, day {share['day']:.3f}")
@@ -459,10 +478,16 @@ print("each field's digits put most of their weight (> 0.5, heads averaged) on t
 print("every head puts more than a uniform share on the right field, for every field:",
       all(bool((on_field[f] > share[f]).all()) for f in source_fields))
 print("year and day digits: more than twice their share:", all(float(on_field[f].mean()) > 2 * share[f] for f in ("year", "day")))
+print("the heads do not all agree: on some field the strongest head puts over 0.15 more on it than the weakest:",
+      max(head_gap.values()) > 0.15)
 
 # %% [markdown]
-# The alignment is real, and it is in every head. Nobody told the model which characters hold the year: the
-# cross-attention weights learned it from the translation loss alone, as Bahdanau's did in 2014.
+# The alignment is real, and it is in every head, but not equally strong in every head: the lines under the table
+# name the field on which the four heads agree most and the one on which they differ most, where some heads put
+# most of their weight on the field and others much less. The heads share the reading between them, and which head
+# takes which field changes from one training run to another (we tried six seeds). Nobody told the model which
+# characters hold the year: the cross-attention weights learned it from the translation loss alone, as Bahdanau's
+# did in 2014.
 #
 # ## 5. Text to image: questions that look at pictures
 #
@@ -563,7 +588,7 @@ on_target = shapes.test.targets.reshape(N, 4, 8, 4, 8).any(4).any(2).reshape(N, 
 print("patches touched by the asked-about shape:", torch.unique(on_target.sum(1)).tolist(), "of 16")
 
 # %% [markdown]
-# A 12-pixel shape inside its 16-pixel quadrant always touches 3 or 4 of the quadrant's 4 patches, so "looking at
+# A shape of 12 × 12 pixels inside its 16 × 16 quadrant always touches 3 or 4 of the quadrant's 4 patches, so "looking at
 # the shape" means putting weight on a handful of the 16 tokens.
 #
 # ### Positions: why a patch must say where it is
@@ -636,7 +661,8 @@ def train_image_questions(model, split, steps, batch_size=128, lr=3e-3, seed=0):
     generator = torch.Generator().manual_seed(seed)  # the same batches on every machine
     losses = []
     model.train()
-    for _ in tqdm(range(steps), desc="image questions"):
+    bar = tqdm(range(steps), desc="image questions")
+    for _ in bar:
         batch = torch.randint(len(split), (batch_size,), generator=generator)  # (batch_size,) example indices
         logits, _ = model(split.images[batch], split.questions[batch])  # (batch_size, answers)
         loss = F.cross_entropy(logits, split.answers[batch])
@@ -645,6 +671,7 @@ def train_image_questions(model, split, steps, batch_size=128, lr=3e-3, seed=0):
         optimizer.step()
         schedule.step()
         losses.append(loss.item())
+    bar.close()
     model.eval()
     return losses
 
@@ -652,7 +679,8 @@ def train_image_questions(model, split, steps, batch_size=128, lr=3e-3, seed=0):
 # %% tags=["nbval-ignore-output"]
 start = time.perf_counter()
 vqa_losses = train_image_questions(vqa, shapes.train, steps=1000)
-print(f"trained in {time.perf_counter() - start:.1f} s; mean loss of the last 50 steps {np.mean(vqa_losses[-50:]):.4f}")
+print(f"trained {len(vqa_losses)} steps in {time.perf_counter() - start:.1f} s; "
+      f"mean loss of the last 50 steps {np.mean(vqa_losses[-50:]):.4f}")
 
 # %% [markdown]
 # Held-out accuracy, overall and by kind of question. For comparison, a model that never looks at the picture: the
@@ -791,6 +819,8 @@ print("... and some head of the kind word puts more than 0.6 of its weight there
       by_kind["colour"]["best head of content words"] > 0.6)
 print("where questions put less than half their weight on the shape:", by_kind["where"]["all words"] < 0.5)
 print("... and less than colour questions do:", by_kind["where"]["all words"] < by_kind["colour"]["all words"])
+print("shape questions sit in between (more than where questions, less than colour questions, all words):",
+      by_kind["where"]["all words"] < by_kind["shape"]["all words"] < by_kind["colour"]["all words"])
 
 # %% [markdown]
 # So the honest summary is mixed, and worth more than a pretty picture:
@@ -799,7 +829,8 @@ print("... and less than colour questions do:", by_kind["where"]["all words"] < 
 #   some head of the kind word puts most of its weight there. And not only the kind word: *every* word of the
 #   question looks at the shape. The words have read each other (the block's self-attention) before they read the
 #   image, so by then "what" and "is" know as well as "triangle" which shape is meant.
-# - **Shape questions** sit in between.
+# - **Shape questions** sit in between: their words put more weight on the named shape than those of where
+#   questions, and less than those of colour questions (checked above, all words of each kind averaged).
 # - **Where questions** are answered right (at least 90%, checked above) while their words look mostly *away* from
 #   the shape. This need not be a contradiction. The values carry each patch's position vector, so the output is
 #   a weighted average of positions, and an average over everything *except* the named shape also pins down where
@@ -859,8 +890,9 @@ check.cross_attention(my_cross_attention)
 # Write `my_masked_cross_attention(x, context, context_mask, W_q, W_k, W_v)`: as exercise 1, with a boolean
 # `context_mask` of shape $(B, S)$, True at the context's real tokens. The padded tokens must get exactly zero weight
 # and each query's weights over the real tokens must still sum to 1. (Every context has at least one real token.)
-# Before you run the check, decide which of these the checker would call a mistake: filling the padded scores with 0;
-# multiplying the weights by the mask after the softmax; masking with `context_mask[:, :, None]`.
+# Before you run the check, decide what the checker would say about each of these: filling the padded scores with
+# 0; multiplying the weights by the mask after the softmax; masking with `context_mask[:, :, None]`. (Hint for the
+# last one: the checker's inputs all have $L \ne S$.)
 
 # %%
 def my_masked_cross_attention(x, context, context_mask, W_q, W_k, W_v):
@@ -886,9 +918,26 @@ def my_masked_cross_attention(x, context, context_mask, W_q, W_k, W_v):
 check.masked_cross_attention(my_masked_cross_attention)
 
 # %% [markdown]
-# (All three are mistakes. A score of 0 still gets weight after the exponential; zeroing after the softmax leaves
-# rows that no longer sum to 1; and `context_mask[:, :, None]` is $(B, S, 1)$, which broadcasts over the wrong axis
-# and, with $L \ne S$, does not fit the $(B, L, S)$ scores at all.)
+# All three are mistakes, of two sorts. The first two run and give wrong numbers, and the checker names each: a score
+# of 0 still gets weight after the exponential, and zeroing after the softmax leaves rows that no longer sum to 1.
+# The third does not even run. `context_mask[:, :, None]` is $(B, S, 1)$: it lines the mask up with the queries'
+# axis instead of the keys', and with $L \ne S$ it does not fit the $(B, L, S)$ scores at all, so your function
+# raises. The checker then shows the error and says how the mask must broadcast:
+
+# %%
+def mask_on_the_wrong_axis(x, context, context_mask, W_q, W_k, W_v):
+    """Exercise 2 with the mistake: the mask as (B, S, 1) instead of (B, 1, S)."""
+    q, k, v = x @ W_q.T, context @ W_k.T, context @ W_v.T  # (B, L, D), (B, S, D), (B, S, D_v)
+    scores = q @ k.transpose(-2, -1) / math.sqrt(W_q.shape[0])  # (B, L, S)
+    scores = scores.masked_fill(~context_mask[:, :, None], float("-inf"))  # (B, S, 1) against (B, L, S): raises
+    return torch.softmax(scores, dim=-1) @ v
+
+
+check.masked_cross_attention(mask_on_the_wrong_axis)
+
+# %% [markdown]
+# With $L = S$ the same mistake would run: it would blank whole rows of queries instead of the padded keys (and a row
+# of $-\infty$ becomes NaN after the softmax). One more reason to test with $L \ne S$, as the checker does.
 #
 # **To explore (no checker).** Train the image model with `image_layers=1`, so the patches read each other before
 # the question reads them: does the weight on the asked-about shape go up or down, and why might it? Or test the

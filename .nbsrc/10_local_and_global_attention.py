@@ -20,8 +20,8 @@
 # and trains a tiny model on a task that a window alone cannot solve.
 #
 # **Learning goals.** After this notebook you can
-# - **compute** what a dense score matrix costs in bytes and FLOPs at long lengths, and when it outgrows the rest of
-#   the layer;
+# - **compute** what a dense score matrix costs in bytes and FLOPs at long lengths, and at what length it outgrows
+#   the projections and the MLP, the rest of the layer;
 # - **build** sliding-window, dilated, global-token and block-sparse masks, and **predict** how far information
 #   travels through a stack of local layers;
 # - **derive** a blockwise implementation that computes only the band, and **check** it against dense masked
@@ -63,7 +63,7 @@ DEVICE = device()
 
 # %% [markdown]
 # Everything here runs on the CPU, on one thread (set above), so that the timings of section 5 compare methods
-# rather than thread counts; notebook 11 moves attention to a GPU.
+# rather than thread counts; notebook 11 (planned) moves attention to a GPU.
 #
 # ## 1. Why long inputs hurt
 #
@@ -76,9 +76,11 @@ DEVICE = device()
 # - **Compute.** Per head, $QK^\top$ is $L \cdot L \cdot D$ multiply-adds and weights $\cdot V$ another $L \cdot L
 #   \cdot D$. A multiply-add is 2 floating-point operations (FLOPs), so all heads together cost $4 L^2 E$ FLOPs.
 #
-# For scale, the layer's four projections ($W_q, W_k, W_v, W_o$, each $E \to E$) cost $4 \cdot 2 L E^2 = 8 L E^2$
-# FLOPs, linear in $L$. Their ratio, $4L^2E / 8LE^2 = L / (2E)$, says when attention takes over: beyond
-# $L = 2E$ tokens, here 8192.
+# For scale, the rest of the layer is linear in $L$. The four projections ($W_q, W_k, W_v, W_o$, each $E \to E$) cost
+# $4 \cdot 2 L E^2 = 8 L E^2$ FLOPs. The MLP that follows attention in a transformer block (notebook 09) widens each
+# token to $4E$ and narrows it back, two products of $2 \cdot L \cdot E \cdot 4E$ FLOPs each: $16 L E^2$. The ratios
+# say when attention takes over: $4L^2E / 8LE^2 = L / (2E)$ against the projections, so beyond $L = 2E$ tokens, and
+# $4L^2E / 24LE^2 = L / (6E)$ against projections and MLP together, so beyond $L = 6E$.
 
 # %%
 H_big, D_big = 32, 128  # a Llama-2-7B-sized layer
@@ -93,25 +95,33 @@ def human_bytes(n):
         n /= 1024
 
 
-print(f"{'L':>8} {'scores (float32)':>17} {'attention FLOPs':>16} {'projection FLOPs':>17} {'attention/projections':>22}")
+print(f"{'L':>8} {'scores (float32)':>17} {'attention':>15} {'projections':>15} {'MLP':>15} "
+      f"{'attention / projections':>24} {'attention / (proj. + MLP)':>26}")
 for L in [1024 * 2**p for p in range(8)]:  # 1k ... 128k tokens
     score_bytes = 4 * H_big * L * L  # (H, L, L) float32
     attn_flops = 4 * L * L * E_big  # QKᵀ and weights·V, all heads
     proj_flops = 8 * L * E_big**2  # four (L, E) @ (E, E) projections
-    print(f"{L:>8,} {human_bytes(score_bytes):>17} {attn_flops / 1e12:>11.3g} TFLOP {proj_flops / 1e12:>11.3g} TFLOP"
-          f" {attn_flops / proj_flops:>22.3g}")
+    mlp_flops = 2 * (2 * L * E_big * 4 * E_big)  # (L, E) @ (E, 4E), then (L, 4E) @ (4E, E)
+    print(f"{L:>8,} {human_bytes(score_bytes):>17} {attn_flops / 1e12:>9.3g} TFLOP {proj_flops / 1e12:>9.3g} TFLOP "
+          f"{mlp_flops / 1e12:>9.3g} TFLOP {attn_flops / proj_flops:>24.3g} {attn_flops / (proj_flops + mlp_flops):>26.3g}")
+print(f"\nattention overtakes the projections at L = 2E = {2 * E_big:,}, projections and MLP together at "
+      f"L = 6E = {6 * E_big:,}")
+print(f"(Llama-2-7B's own MLP is gated, three E x 11008 matrices: {3 * 2 * 11008 / E_big:.1f}·L·E² FLOPs "
+      f"instead of 16·L·E²)")
 doc = 100_000
-print(f"\na 100,000-token document: {human_bytes(4 * H_big * doc * doc)} of scores for ONE layer "
+print(f"a 100,000-token document: {human_bytes(4 * H_big * doc * doc)} of scores for ONE layer "
       f"({4 * H_big * doc * doc / (8 * 80e9):.1f} times the memory of eight 80 GB GPUs), "
       f"{4 * doc * doc * E_big / 1e12:.0f} TFLOP of attention per layer")
 
 # %% [markdown]
 # Every doubling of $L$ multiplies the score matrix by 4. At 8192 tokens it is already 8 GiB per layer, and at
 # 100,000 tokens it is over a tebibyte, twice what a server of eight 80 GB GPUs holds. The memory problem has an
-# exact fix that keeps dense attention: never store the matrix, compute it tile by tile (FlashAttention, notebook 12).
-# The compute problem has no such fix: in the last column, attention costs 1/8 of what the projections cost at 1k
-# tokens, as much at 8k, and 16 times as much at 128k. To spend less compute, attention itself must score fewer
-# pairs.
+# exact fix that keeps dense attention: never store the matrix, compute it tile by tile (FlashAttention, notebook 12,
+# planned).
+# The compute problem has no such fix. In the last two columns, attention costs 1/8 of what the projections cost at
+# 1k tokens, as much at 8k, and 16 times as much at 128k; against the whole rest of the layer, projections and MLP,
+# it costs 1/24 at 1k tokens, catches up at $L = 6E$ (between 16k and 32k tokens here) and costs over 5 times as much
+# at 128k. To spend less compute, attention itself must score fewer pairs.
 #
 # Which pairs can we drop? Look at what trained models do. Child et al. (2019) drew the attention of a 128-layer
 # transformer trained on images: many layers learned local patterns that look like convolutions, some learned
@@ -306,8 +316,8 @@ plt.show()
 # %% [markdown]
 # On the left, the receptive field of the middle token is a cone that widens by $w = 2$ on each side per layer. On
 # the right, the plain window (blue) needs 32 layers; dilation alone (orange) stalls at a quarter of the pairs (each
-# token reaches only its own group of 4); a plain head and a dilated head together (green) connect everything in 8
-# layers; one global token (red) does it in 2.
+# token reaches only its own group, one of 4 groups of 16 tokens); a plain head and a dilated head together (green)
+# connect everything in 8 layers; one global token (red) does it in 2.
 #
 # Real models use the same arithmetic. Mistral 7B (Jiang et al. 2023) uses a causal window of $w = 4096$ tokens in
 # each of its 32 layers, so in principle the last layer can draw on information from about $32 \times 4096 =$
@@ -512,11 +522,14 @@ print("band = dense + band mask at every length (atol 1e-5)")
 # claims drawn from them are, in the cell after the figure.
 
 # %% tags=["nbval-ignore-output"]
-print(f"{'L':>6} {'dense causal':>13} {'dense + mask':>13} {'band':>9} {'(dense + mask) / band':>22}")
+print(f"{'L':>6} {'dense causal':>13} {'dense + mask':>13} {'band':>9} {'(dense + mask) / band':>22}"
+      f"   growth per doubling: {'dense causal':>12} {'dense + mask':>12} {'band':>6}")
 for i, L_b in enumerate(lengths):
     t = {name: 1000 * times[name][i] for name in times}
+    grow = "".join(f" {times[name][i] / times[name][i - 1]:>{width}.1f}x" for name, width in
+                   (("dense causal", 11), ("dense + band mask", 11), ("band", 5))) if i else ""
     print(f"{L_b:>6} {t['dense causal']:>10.2f} ms {t['dense + band mask']:>10.2f} ms {t['band']:>6.2f} ms "
-          f"{t['dense + band mask'] / t['band']:>21.1f}x")
+          f"{t['dense + band mask'] / t['band']:>21.1f}x {'':>22}{grow}".rstrip())
 if memory["band"][0] is None:
     print("\npeak memory cannot be measured on this system (peak_memory_mb needs Linux)")
 else:
@@ -536,7 +549,7 @@ for name, style in styles.items():
 x = np.array(lengths, dtype=float)
 axes[1].loglog(x, 4 * x**2 / 1e6, "k:", label="4·L² bytes: one float32 (L, L) matrix")
 axes[0].set_ylabel("time per call (ms, best of 5)")
-axes[0].set_title(f"Time, causal attention, window {W_bench} (1 thread)")
+axes[0].set_title(f"Time, causal attention (band and band mask: window {W_bench}; 1 thread)")
 axes[1].set_ylabel("peak extra memory (MB)")
 axes[1].set_title("Memory during one call")
 for ax in axes:
@@ -547,20 +560,28 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Read the right panel first. Dense attention with the band mask (orange) follows the dotted line of a full float32
-# $(L, L)$ matrix: about 270 MB at $L = 8192$, for one head of one sequence. In recent PyTorch versions on CPU that
-# matrix is not the scores: SDPA first turns the boolean mask into a float mask of 0 and $-\infty$ (one float per
-# pair), then runs a fused kernel (`_scaled_dot_product_flash_attention_for_cpu`, which you can see with
-# `torch.profiler`) that computes every tile of scores, including the tiles the mask blanks out entirely. The boolean
-# mask itself, $L^2$ bytes (67 MB), was built before the measurement and comes on top. The band (green) needs a few
-# MB, growing linearly: its output plus one tile at a time. Dense causal attention (blue) needs little memory too:
-# the same fused kernel, like FlashAttention, never stores the scores, and with `is_causal` it skips the tiles
-# above the diagonal by itself. Its memory is linear, but its time is not: it still computes about $L^2/2$ scores.
-#
+# Read the right panel first. The band (green) needs a few MB, growing linearly: its output plus one tile at a time.
+# What dense attention with the band mask (orange) needs depends on how your PyTorch version handles a boolean mask.
+# In the version this notebook was built with, on CPU, it follows the dotted line of a full float32 $(L, L)$ matrix,
+# for one head of one sequence. That matrix is not the scores: SDPA first turns the boolean mask into a float mask of
+# 0 and $-\infty$ (one float per pair), then runs a fused kernel (`_scaled_dot_product_flash_attention_for_cpu`,
+# which you can see with `torch.profiler`) that computes every tile of scores, including the tiles the mask blanks
+# out entirely. Another version may keep the mask boolean, or choose another kernel, so the orange memory curve is
+# printed below but not checked. The boolean mask itself, $L^2$ bytes, was built before the measurement and comes on
+# top whatever the version. Dense causal attention (blue) needs little memory: the same fused kernel, like
+# FlashAttention, never stores the scores, and with `is_causal` it skips the tiles above the diagonal by itself. Its
+# memory is linear, but its time is not: it still computes about $L^2/2$ scores.
+
+# %%
+print(f"at L = {lengths[-1]}: one float32 (L, L) matrix takes {4 * lengths[-1]**2 / 1e6:.0f} MB, "
+      f"the boolean (L, L) mask {lengths[-1]**2 / 1e6:.0f} MB")
+
+# %% [markdown]
 # In the left panel, the band gains nothing at 512 tokens (a Python loop over blocks has overhead, and there are
-# few scores to save), but its time grows roughly linearly, about 2× per doubling of $L$, while both dense versions
-# grow by 3–4× per doubling, towards the 4× of $L^2$ (the timing table shows your machine's numbers; timings on a
-# busy machine wobble, so the checks below leave wide margins). The checked claims:
+# few scores to save), but its time grows roughly linearly: a linear cost doubles when $L$ doubles, a quadratic one
+# quadruples. Both dense versions grow faster than the band, towards the 4× of $L^2$. The timing table prints each
+# method's growth per doubling on your machine; timings on a busy machine wobble, so the checks below leave wide
+# margins. The checked claims:
 
 # %%
 first, mid, last = lengths.index(512), lengths.index(2048), lengths.index(8192)
@@ -571,28 +592,44 @@ print("at L = 4096 and 8192 dense + band mask is the slowest of the three:",
       all(times["dense + band mask"][i] > max(times["dense causal"][i], times["band"][i]) for i in (last - 1, last)))
 print("from 512 to 8192 tokens (16x; linear 16x, quadratic 256x): the band's time grows less than 64x:",
       growth["band"] < 64, "  dense + band mask more than 64x:", growth["dense + band mask"] > 64)
-mem_growth = {name: memory[name][last] / memory[name][mid] for name in memory} if memory["band"][0] else None
-memory_claims = None if mem_growth is None else {  # 4 times the length from 2048 to 8192
-    "dense + band mask needs more than 100 MB at L = 8192": memory["dense + band mask"][last] > 100,
-    "the band needs less than a tenth of that": memory["band"][last] < memory["dense + band mask"][last] / 10,
-    "2048 -> 8192 (4x; linear 4x, quadratic 16x): the band's memory grows less than 8x": mem_growth["band"] < 8,
-    "2048 -> 8192: the memory of dense + band mask grows more than 8x": mem_growth["dense + band mask"] > 8,
+measured = memory["band"][0] is not None  # peak_memory_mb needs Linux
+square_mb = 4 * lengths[last] ** 2 / 1e6  # one float32 (L, L) matrix at L = 8192
+band_claims = None if not measured else {  # the band's own memory: no PyTorch internals involved
+    f"at L = 8192 the band needs less than a tenth of one float32 (L, L) matrix ({square_mb:.0f} MB)":
+        memory["band"][last] < square_mb / 10,
+    "2048 -> 8192 (4x; linear 4x, quadratic 16x): the band's memory grows less than 8x":
+        memory["band"][last] / memory["band"][mid] < 8,
 }
 # Where memory can be measured (Linux, as in CI) the claims must hold: an assert, so the printed output stays the
 # same on every system and the claims are still tested.
-assert memory_claims is None or all(memory_claims.values()), memory_claims
+assert band_claims is None or all(band_claims.values()), band_claims
+
+# %% [markdown]
+# The memory of the two dense versions depends on how the installed PyTorch runs SDPA on a CPU (see above), so what
+# follows is printed for your version and not compared:
 
 # %% tags=["nbval-ignore-output"]
-print("memory claims:", memory_claims or "not measured here (peak_memory_mb needs Linux)")
+if measured:
+    for claim, holds in band_claims.items():
+        print(f"{claim}: {holds}")
+    dense_growth = memory["dense + band mask"][last] / memory["dense + band mask"][mid]
+    print(f"dense + band mask: {memory['dense + band mask'][last]:.0f} MB at L = 8192, "
+          f"{memory['dense + band mask'][last] / square_mb:.2f} of one float32 (L, L) matrix; "
+          f"{dense_growth:.1f}x from 2048 to 8192 (quadratic: 16x)")
+    print(f"dense causal: {memory['dense causal'][last]:.1f} MB at L = 8192, "
+          f"{memory['dense causal'][last] / memory['dense causal'][mid]:.1f}x from 2048 to 8192")
+    print("this PyTorch turns the boolean mask into a float (L, L) matrix (dense + band mask above 0.5 of one):",
+          memory["dense + band mask"][last] > 0.5 * square_mb)
+else:
+    print("memory not measured here (peak_memory_mb needs Linux)")
 
 # %% [markdown]
 # So the lesson of the section: **a band mask on dense attention saves nothing**. It still costs $L^2$ time, and
-# $L^2$ memory (here a float copy of the mask) on top of the $L^2$ booleans of the mask itself, and at 4096 and 8192
-# tokens it is the slowest of the three. The saving comes only from an implementation that skips the tiles outside
-# the band. Fused
-# kernels go one step further: FlexAttention in PyTorch (`torch.nn.attention.flex_attention`) takes the pattern as a
-# small function of $(i, j)$, finds which tiles are empty, and skips them inside one compiled kernel, without a
-# Python loop.
+# $L^2$ memory for the booleans of the mask itself (with this notebook's PyTorch, a float copy of the mask on top),
+# and at 4096 and 8192 tokens it is the slowest of the three. The saving comes only from an implementation that
+# skips the tiles outside the band. Fused kernels go one step further: FlexAttention in PyTorch
+# (`torch.nn.attention.flex_attention`) takes the pattern as a small function of $(i, j)$, finds which tiles are
+# empty, and skips them inside one compiled kernel, without a Python loop.
 #
 # For larger sizes run `python benchmarks/local_attention.py` (about two minutes): $L$ = 4096, 8192 and 16384 with
 # 8 heads of width 64 and a window of 256, each memory measurement in a fresh process. It shows the same two things
@@ -681,9 +718,9 @@ with torch.no_grad():
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(12, 4))
 for (name, (_, losses)), colour, shift in zip(trained.items(), ("tab:blue", "tab:red"), (-0.2, 0.2)):
-    axes[0].plot(losses, color=colour, label=name)
+    axes[0].plot(losses, color=colour, lw=1.5, zorder=3, label=name)
     axes[1].bar(np.arange(L_task) + shift, last_row[name].numpy(), width=0.4, color=colour, label=name)
-axes[0].axhline(math.log(V), color="k", ls=":", label="ln 10: a uniform guess")
+axes[0].axhline(math.log(V), color="0.5", ls="--", lw=0.8, zorder=1, label="ln 10: a uniform guess (behind the blue line)")
 axes[0].set_xlabel("training step")
 axes[0].set_ylabel("cross-entropy loss")
 axes[0].set_title("Training: predict the first digit at the last position")
@@ -830,7 +867,8 @@ check.add_global_token(my_add_global_token)
 #
 # You can now
 # - compute the cost of dense attention at long lengths: $4HL^2$ bytes of float32 scores and $4L^2E$ FLOPs per
-#   layer, which overtake the projections' $8LE^2$ beyond $L = 2E$;
+#   layer, which overtake the projections' $8LE^2$ beyond $L = 2E$, and the projections and MLP together
+#   ($24LE^2$ with a $4E$ hidden layer) beyond $L = 6E$;
 # - build sliding-window, causal-window, dilated, global-token and BigBird-style block-sparse masks from the offset
 #   $i - j$ (`sliding_window_mask`, `dilated_window_mask`, `with_global_tokens`, `block_sparse_mask`);
 # - compute how far information travels through $n$ stacked layers with boolean matrix powers: $n \cdot w$ for a
@@ -871,3 +909,6 @@ check.add_global_token(my_add_global_token)
 # - PyTorch, [FlexAttention blog post](https://pytorch.org/blog/flexattention/) and
 #   [`torch.nn.attention.flex_attention`](https://pytorch.org/docs/stable/nn.attention.flex_attention.html):
 #   sliding windows, global tokens and document masks as a `mask_mod`, compiled to a kernel that skips empty blocks.
+#
+# **Next:** 11 · GPU acceleration (planned) moves attention to a GPU: devices, timing, and the memory wall; then
+# 12 · FlashAttention (planned).
