@@ -44,7 +44,7 @@ DEVICE = device()
 # ## How the course works
 #
 # The notebooks are meant to be done **in order**; each one builds on the previous ones.
-# Notebooks 00–10 are in the repository now; **11 onward are coming** and are not in the
+# Notebooks 00–12 are in the repository now; **13 and 14 are coming** and are not in the
 # repository yet (the rows marked *coming* below), so the plan may still change.
 #
 # | nb | topic | you build |
@@ -59,7 +59,9 @@ DEVICE = device()
 # | 08 | cross-attention: text to text, text to image | a translator and a model that answers questions about pictures |
 # | 09 | the transformer block | a small GPT trained to sort, read as an algorithm; the KV cache |
 # | 10 | long sequences: local, dilated and global attention | a band implementation that skips what the mask hides, measured |
-# | 11–14 *(coming)* | GPUs, FlashAttention, real models, many processes | attention at scale |
+# | 11 | GPU acceleration | correct timing, precision measured, the memory wall and the roofline |
+# | 12 | FlashAttention | online softmax, a tiled kernel in PyTorch and in Triton |
+# | 13–14 *(coming)* | a real pretrained model, many processes | attention at scale |
 #
 # Each notebook follows the same pattern: **why** an idea is needed, a **small example by hand**,
 # the **general code**, a **check against a reference** (usually PyTorch's own implementation),
@@ -83,7 +85,7 @@ DEVICE = device()
 # %% [markdown]
 # ## Is your environment ready?
 # The next cell prints what you have. Any CPU is fine: every notebook runs on a laptop in under a
-# minute. The notebooks planned to use a GPU (11–12, coming) will say so and fall back to the CPU.
+# minute. The notebooks that use a GPU when there is one (11–12) say so and fall back to the CPU.
 
 # %% tags=["nbval-ignore-output"]
 print(f"Python      {platform.python_version()}")

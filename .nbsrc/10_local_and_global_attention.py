@@ -63,7 +63,7 @@ DEVICE = device()
 
 # %% [markdown]
 # Everything here runs on the CPU, on one thread (set above), so that the timings of section 5 compare methods
-# rather than thread counts; notebook 11 (planned) moves attention to a GPU.
+# rather than thread counts; notebook 11 moves attention to a GPU.
 #
 # ## 1. Why long inputs hurt
 #
@@ -116,8 +116,7 @@ print(f"a 100,000-token document: {human_bytes(4 * H_big * doc * doc)} of scores
 # %% [markdown]
 # Every doubling of $L$ multiplies the score matrix by 4. At 8192 tokens it is already 8 GiB per layer, and at
 # 100,000 tokens it is over a tebibyte, twice what a server of eight 80 GB GPUs holds. The memory problem has an
-# exact fix that keeps dense attention: never store the matrix, compute it tile by tile (FlashAttention, notebook 12,
-# planned).
+# exact fix that keeps dense attention: never store the matrix, compute it tile by tile (FlashAttention, notebook 12).
 # The compute problem has no such fix. In the last two columns, attention costs 1/8 of what the projections cost at
 # 1k tokens, as much at 8k, and 16 times as much at 128k; against the whole rest of the layer, projections and MLP,
 # it costs 1/24 at 1k tokens, catches up at $L = 6E$ (between 16k and 32k tokens here) and costs over 5 times as much
@@ -910,5 +909,5 @@ check.add_global_token(my_add_global_token)
 #   [`torch.nn.attention.flex_attention`](https://pytorch.org/docs/stable/nn.attention.flex_attention.html):
 #   sliding windows, global tokens and document masks as a `mask_mod`, compiled to a kernel that skips empty blocks.
 #
-# **Next:** 11 · GPU acceleration (planned) moves attention to a GPU: devices, timing, and the memory wall; then
-# 12 · FlashAttention (planned).
+# **Next:** [11 · GPU acceleration](11_gpu_acceleration.ipynb) moves attention to a GPU: devices, timing, and the memory
+# wall; then [12 · FlashAttention](12_flash_attention.ipynb).

@@ -50,7 +50,7 @@ def _kernel():
     @triton.jit
     def flash_forward(Q, K, V, O, sqb, sqh, sqm, sqd, skb, skh, skn, skd, svb, svh, svn, svd, sob, soh, som, sod,
                       H, L, S, qk_scale, IS_CAUSAL: tl.constexpr, HEAD_DIM: tl.constexpr, BLOCK_D: tl.constexpr,
-                      BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+                      BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, PRECISION: tl.constexpr):
         start_m = tl.program_id(0)  # which tile of queries
         bh = tl.program_id(1)  # which (batch, head)
         b, h = bh // H, bh % H
@@ -68,7 +68,7 @@ def _kernel():
             cols = start_n + cols0
             k = tl.load(K + b * skb + h * skh + cols[None, :] * skn + dims[:, None] * skd,
                         mask=(cols[None, :] < S) & d_ok[:, None], other=0.0)  # (BLOCK_D, BLOCK_N): K transposed
-            s = tl.dot(q, k) * qk_scale  # (BLOCK_M, BLOCK_N) in float32
+            s = tl.dot(q, k, input_precision=PRECISION) * qk_scale  # (BLOCK_M, BLOCK_N) in float32
             keep = cols[None, :] < S
             if IS_CAUSAL:
                 keep = keep & (cols[None, :] <= rows[:, None])
@@ -79,7 +79,7 @@ def _kernel():
             l_i = l_i * alpha + tl.sum(p, 1)
             v = tl.load(V + b * svb + h * svh + cols[:, None] * svn + dims[None, :] * svd,
                         mask=(cols[:, None] < S) & d_ok[None, :], other=0.0)  # (BLOCK_N, BLOCK_D)
-            acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
+            acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision=PRECISION)
             m_i = m_new
         out = acc / l_i[:, None]
         tl.store(O + b * sob + h * soh + rows[:, None] * som + dims[None, :] * sod, out.to(O.dtype.element_ty),
@@ -126,5 +126,6 @@ def triton_flash_attention(query: torch.Tensor, key: torch.Tensor, value: torch.
     kernel[grid](query, key, value, out, *query.stride(), *key.stride(), *value.stride(), *out.stride(),
                  H, L, S, scale * 1.4426950408889634,  # log2(e): exp(x) = exp2(x · log2 e)
                  IS_CAUSAL=is_causal, HEAD_DIM=D, BLOCK_D=max(16, triton.next_power_of_2(D)),
-                 BLOCK_M=block_m, BLOCK_N=block_n)
+                 BLOCK_M=block_m, BLOCK_N=block_n,
+                 PRECISION="ieee" if query.dtype == torch.float32 else "tf32")  # float32 inputs: no TF32 rounding
     return out

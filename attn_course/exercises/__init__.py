@@ -4,6 +4,21 @@ Use in a notebook: ``from attn_course.exercises import softmax as check``, then
 ``check.softmax(my_softmax)`` and ``check.hint("softmax")``. Only notebooks import these.
 """
 
-from . import lookup, masking, multihead, self_attention, seq2seq, similarity, softmax, welcome
+from . import (
+    cross_attention,
+    flash,
+    gpu,
+    local,
+    lookup,
+    masking,
+    multihead,
+    self_attention,
+    seq2seq,
+    similarity,
+    softmax,
+    transformer,
+    welcome,
+)
 
-__all__ = ["lookup", "masking", "multihead", "self_attention", "seq2seq", "similarity", "softmax", "welcome"]
+__all__ = ["cross_attention", "flash", "gpu", "local", "lookup", "masking", "multihead", "self_attention", "seq2seq",
+           "similarity", "softmax", "transformer", "welcome"]
