@@ -3,8 +3,10 @@
 float16, batch 4, 32 heads, head width 64 and 128, L = 1024 .. 16384, causal and not. Each time is the
 median of ``triton.testing.do_bench`` (warm-up, many repetitions, the GPU synchronised), turned into
 TFLOP/s with ``attn_course.bench.attention_flops`` (``4·B·H·L²·D``, halved when causal). Naive attention
-(the full score matrix) runs only while its scores fit in a quarter of the GPU's memory. Prints one
-table and writes it to ``benchmarks/results/<gpu-name>.json`` for notebooks 11 and 12 to show.
+(the full score matrix, kept in float32) runs only while its scores fit in a quarter of the GPU's memory.
+On a GPU older than Ampere, where PyTorch's flash backend refuses, the SDPA column is PyTorch's default
+backend (recorded per row as ``sdpa_backend``). Prints one table and writes it, with the GPU's memory,
+to ``benchmarks/results/<gpu-name>.json`` for notebooks 11 and 12 to show.
 
 Run on a machine with CUDA and Triton: ``python benchmarks/flash_gpu.py`` (a few minutes).
 """
@@ -44,14 +46,21 @@ def measure(D: int, causal: bool, L: int, total_bytes: int) -> dict:
     q, k, v = (torch.randn(B, H, L, D, device="cuda", dtype=torch.float16) for _ in range(3))
     flops = attention_flops(B, H, L, L, D, causal)
     out = triton_flash_attention(q, k, v, is_causal=causal)
-    with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
+    backend = "flash"
+    try:  # PyTorch's flash kernel needs an Ampere or newer GPU (a T4 or V100 refuses it)
+        with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
+            ref = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+            ms_sdpa = triton.testing.do_bench(lambda: F.scaled_dot_product_attention(q, k, v, is_causal=causal))
+    except RuntimeError:
+        backend = "default"  # whichever backend PyTorch picks on this GPU
         ref = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
         ms_sdpa = triton.testing.do_bench(lambda: F.scaled_dot_product_attention(q, k, v, is_causal=causal))
     torch.testing.assert_close(out, ref, atol=2e-2, rtol=2e-2)  # float16 outputs of size ~1
     ms_triton = triton.testing.do_bench(lambda: triton_flash_attention(q, k, v, is_causal=causal))
     fits = B * H * L * L * 4 * 2 < total_bytes / 4  # float32 scores and their softmax
     ms_naive = triton.testing.do_bench(lambda: naive(q, k, v, causal)) if fits else None
-    return {"D": D, "causal": causal, "L": L, "ms_triton": ms_triton, "ms_sdpa_flash": ms_sdpa, "ms_naive": ms_naive,
+    return {"D": D, "causal": causal, "L": L, "sdpa_backend": backend, "naive_scores_dtype": "float32",
+            "ms_triton": ms_triton, "ms_sdpa_flash": ms_sdpa, "ms_naive": ms_naive,
             "tflops_triton": tflops(flops, ms_triton / 1e3), "tflops_sdpa_flash": tflops(flops, ms_sdpa / 1e3),
             "tflops_naive": tflops(flops, ms_naive / 1e3) if ms_naive else None}
 
@@ -84,8 +93,9 @@ def main() -> None:
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower() + ".json")
     with open(path, "w") as f:
-        json.dump({"gpu": name, "torch": torch.__version__, "triton": triton.__version__, "python": platform.python_version(),
-                   "batch": B, "heads": H, "dtype": "float16", "rows": rows}, f, indent=1)
+        record = {"gpu": name, "memory_bytes": total_bytes, "torch": torch.__version__, "triton": triton.__version__,
+                  "python": platform.python_version(), "batch": B, "heads": H, "dtype": "float16", "rows": rows}
+        json.dump(record, f, indent=1)
     print(f"wrote {os.path.relpath(path)}")
 
 

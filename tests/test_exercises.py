@@ -112,15 +112,17 @@ def global_token(mask, position, row=True, column=True, in_place=False):
     return out
 
 
-def online(x, block, rescale=True, divide=True, drop_last=False):
+def online(x, block, rescale=True, divide=True, drop_last=False, keep_max=True, inverted=False):
     n = x.shape[-1]
     m, total = np.full(x.shape[:-1] + (1,), -np.inf), np.zeros(x.shape[:-1] + (1,))
     for start in range(0, n - n % block if drop_last else n, block):
         b = x[..., start:start + block]
         m_new = np.maximum(m, b.max(-1, keepdims=True))
-        total = total * (np.exp(m - m_new) if rescale else 1) + np.exp(b - m_new).sum(-1, keepdims=True)
-        m = m_new
-    return np.exp(x - m) / (total if divide else 1)
+        factor = np.exp(m_new - m) if inverted and np.isfinite(m).all() else np.exp(m - m_new)
+        total = total * (factor if rescale else 1) + np.exp(b - m_new).sum(-1, keepdims=True)
+        if keep_max:
+            m = m_new
+    return np.exp(x - m_new) / (total if divide else 1)
 
 
 def tile_step(q, k, v, m, l, acc, rescale=(True, True), scale=True):
@@ -194,7 +196,14 @@ MISTAKES = [
     (flash.flash_step, lambda *a: tile_step(*a, rescale=(False, True)), "running sum is not rescaled"),
     (flash.flash_step, lambda *a: tile_step(*a, rescale=(False, False)), "neither running sum"),
     (flash.flash_step, lambda *a: tile_step(*a, scale=False), "not scaled"),
-    (flash.flash_step, lambda *a: tile_step(*a)[1:], "must return three tensors"),
+    (flash.flash_step, lambda *a: tile_step(*a)[1:], "must return three"),
+    (flash.flash_step, lambda *a: (lambda r: (r[1], r[0], r[2]))(tile_step(*a)), "wrong order"),
+    (flash.flash_step, lambda q, k, v, m, l, acc: (lambda r: (r[0], r[1], r[2] / r[1]))(
+        tile_step(q, k, v, m, l, acc * l)), "too early"),
+    (flash.online_softmax, lambda x, b: online(x, b, keep_max=False), "never updated"),
+    (flash.online_softmax, lambda x, b: online(x, b, inverted=True), "upside down"),
+    (gpu.score_matrix_bytes, lambda B, H, L, S, n: B * H * L * S * n / 1e9, "in GB"),
+    (gpu.arithmetic_intensity, lambda M, N, K, n: 2 * M * N * K // (n * (M * K + K * N + M * N)), "integer division"),
     (local.sliding_window_mask, lambda L, w, c: window_mask(L, w, c, lambda off, w: off.abs() < w), "too narrow"),
     (local.sliding_window_mask, lambda L, w, c: window_mask(L, w, c, lambda off, w: off.abs() <= w + 1), "too wide"),
     (local.sliding_window_mask, lambda L, w, c: window_mask(L, w, True), "one side only"),

@@ -53,6 +53,13 @@ def _run(exercise: str, fn: Callable, cases: list[tuple[tuple, float, dict[str, 
         for message, value in faulty.items():
             if not math.isclose(value, expected, rel_tol=1e-9) and math.isclose(got, value, rel_tol=1e-9):
                 return Result(exercise, "wrong", message + stuck)
+        for unit, size in (("GB", 1e9), ("GiB", 2**30), ("MB", 1e6), ("MiB", 2**20)):
+            if math.isclose(got, expected / size, rel_tol=1e-6):
+                return Result(exercise, "wrong", f"that is the answer in {unit}; return it in the unit asked for "
+                                                 f"(bytes, or FLOPs per byte), without dividing." + stuck)
+        if got == 0 and expected != 0:
+            return Result(exercise, "wrong", f"you returned 0 for arguments {args}: integer division (//) rounds "
+                                             f"a small quotient down to 0; use /." + stuck)
         return Result(exercise, "wrong", f"for arguments {args} you returned {got:.6g}, expected {expected:.6g} "
                                          f"({got / expected:.3g} times too {'large' if got > expected else 'small'})."
                       + stuck if expected else f"for arguments {args} you returned {got:.6g}, expected 0." + stuck)
