@@ -37,14 +37,15 @@
 # and [10 · Long sequences](10_local_and_global_attention.ipynb) (counting the bytes and FLOPs of dense attention;
 # `best_time` and `peak_memory_mb`).
 #
-# **Time.** About 50 minutes of study (the notebook runs in well under a minute on a laptop CPU).
+# **Time.** About 90 minutes of study: eight sections and two exercises, best taken in two sittings (sections 1-5,
+# then 6-8 and the exercises). The notebook itself runs in well under a minute on a laptop CPU.
 
 # %%
 import json
 import math
 import time
 import warnings
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from functools import partial
 from pathlib import Path
 
@@ -89,10 +90,12 @@ print(f"torch {torch.__version__}; CPU threads PyTorch uses: {torch.get_num_thre
 #
 # A CPU core is built to finish *one* stream of instructions as soon as possible: it runs at a high clock, predicts
 # branches, executes instructions out of order and hides memory behind large caches. A laptop has a handful of such
-# cores. A GPU makes the opposite trade. An H100 SXM has 132 streaming multiprocessors with 128 float32 lanes each,
-# 16,896 in all, plus tensor cores that multiply small matrix tiles in one step (figures from NVIDIA's Hopper
-# architecture whitepaper). Each lane is slow and simple; the machine is fast because all of them work at once on
-# independent pieces of one large job. A GPU is a **throughput** machine, a CPU core a **latency** machine.
+# cores. A GPU makes the opposite trade. It is built from **streaming multiprocessors** (SMs): independent processor
+# blocks, each with its own arithmetic lanes, registers, fast on-chip memory and scheduler, which run many threads
+# in lockstep groups. An H100 SXM has 132 SMs with 128 float32 lanes each, 16,896 in all, plus tensor cores that
+# multiply small matrix tiles in one step (figures from NVIDIA's Hopper architecture whitepaper). Each lane is slow
+# and simple; the machine is fast because all of them work at once on independent pieces of one large job. A GPU is
+# a **throughput** machine, a CPU core a **latency** machine.
 #
 # Two consequences shape everything below.
 #
@@ -122,9 +125,9 @@ for n in sizes:
     a, b = (torch.randn(n, n, generator=g).to(DEVICE) for _ in range(2))  # (n, n) each, made on the CPU, then moved
     seconds[n] = median_time(partial(torch.matmul, a, b), min_run_time=0.1)  # (n, n) @ (n, n) -> (n, n)
     gflops[n] = 2 * n**3 / seconds[n] / 1e9
-print(f"timed {len(sizes)} sizes, n = {sizes[0]} ... {sizes[-1]}")
 
 # %% tags=["nbval-ignore-output"]
+print(f"timed {len(sizes)} sizes, n = {sizes[0]} ... {sizes[-1]}")  # the sizes depend on the device
 print(f"{'n':>6} {'time per call':>14} {'GFLOP/s':>10}   ({WHERE}, float32)")
 for n in sizes:
     print(f"{n:>6} {seconds[n] * 1e6:>11.1f} µs {gflops[n]:>10.2f}")
@@ -308,9 +311,14 @@ if DEVICE.type != "cuda":
 # CPU's clock altogether, and `median_time` is the most robust against a busy machine.
 #
 # One more trap: the **first call** of an operation pays one-time set-up that later calls do not. On a GPU the very
-# first CUDA call creates the CUDA context, and the first use of a kernel loads it and may set up cuBLAS workspaces or
-# autotune. A CPU has set-up costs too: the first bfloat16 product below pays the math library's one-time set-up for
-# that type. That is why every timer here calls the function once before timing it.
+# first CUDA call creates the CUDA context (the driver's state for this process, including its memory map), and the
+# first use of a kernel loads it. The first matrix product also allocates a **cuBLAS workspace**: scratch memory on
+# the GPU that NVIDIA's matrix library cuBLAS keeps for its algorithms. Some libraries (cuDNN with
+# `torch.backends.cudnn.benchmark = True`, Triton's `@triton.autotune`, `torch.compile` in its tuning modes)
+# **autotune**: on the first call for a new shape they time several variants of the kernel and remember the fastest,
+# so that call can be many times slower than the rest. A CPU has set-up costs too: the first bfloat16 product below
+# pays the math library's one-time set-up for that type. That is why every timer here calls the function once before
+# timing it.
 
 # %% tags=["nbval-ignore-output"]
 c = torch.randn(512, 512, generator=g).to(DEVICE, torch.bfloat16)  # (512, 512), the first bfloat16 tensor here
@@ -432,7 +440,6 @@ def sdpa_on_device(dtype, mask, backend=None):
 references = {case: scaled_dot_product_attention(q64, k64, v64, attn_mask=mask) for case, (_, mask) in CASES.items()}
 runs = {(case, backend): sdpa_on_device(dtype, mask, backend) for case, (dtype, mask) in CASES.items() for backend in BACKENDS}
 defaults = {case: sdpa_on_device(dtype, mask) for case, (dtype, mask) in CASES.items()}
-print("ran", sum(out is not None for out in runs.values()), "backend calls")
 
 # %% [markdown]
 # Which backends ran depends on the device, so the table is not compared. Its last line finds the backend that
@@ -440,6 +447,7 @@ print("ran", sum(out is not None for out in runs.values()), "backend calls")
 # forward, so the default call's output is bit for bit the output of the backend it used.
 
 # %% tags=["nbval-ignore-output"]
+print(f"{sum(out is not None for out in runs.values())} of {len(runs)} (input, backend) calls ran ({WHERE})\n")
 print(f"{'backend':<22}" + "".join(f"{case:>16}" for case in CASES) + f"   ({WHERE})")
 for backend in BACKENDS:
     print(f"{backend.name:<22}" + "".join(f"{'runs' if runs[case, backend] is not None else 'refuses':>16}" for case in CASES))
@@ -479,11 +487,12 @@ print("MATH runs for every input:", all(runs[case, SDPBackend.MATH] is not None 
 # - **float16** keeps 10 mantissa bits but only 5 exponent bits: fine precision, a small range (nothing above 65,504);
 # - **bfloat16** ("brain float") keeps float32's 8 exponent bits and only 7 mantissa bits: float32's range, coarse
 #   precision;
-# - **TF32** ("TensorFloat-32") is not a storage format: NVIDIA's tensor cores (Ampere and later) can multiply float32
-#   matrices by reading only 10 of each input's 23 mantissa bits, adding up the products in full float32. PyTorch
-#   leaves it off for matrix products by default; `torch.backends.cuda.matmul.fp32_precision = "tf32"` (before
-#   PyTorch 2.9: `torch.backends.cuda.matmul.allow_tf32 = True`, or `torch.set_float32_matmul_precision("high")`)
-#   turns it on.
+# - **TF32** ("TensorFloat-32") is not a storage format: NVIDIA's tensor cores (Ampere and later) can multiply
+#   float32 matrices by first reducing each input's 23 mantissa bits to 10, then adding up the products in full
+#   float32. Our emulation below rounds to the nearest TF32 number; a kernel may instead simply cut off the other
+#   13 bits, which can land up to twice as far away. Either way 10 bits remain. PyTorch leaves TF32 off for matrix
+#   products by default; `torch.backends.cuda.matmul.fp32_precision = "tf32"` (before PyTorch 2.9:
+#   `torch.backends.cuda.matmul.allow_tf32 = True`, or `torch.set_float32_matmul_precision("high")`) turns it on.
 #
 # `torch.finfo` tells a format's limits. **eps** is the gap between 1 and the next number, $2^{-\text{mantissa
 # bits}}$; rounding to the nearest number costs at most half of it, relative to the number, so eps/2 is the
@@ -510,17 +519,42 @@ for name, (exponent, mantissa) in LAYOUT.items():
     print(f"{name:<9} {1 + exponent + mantissa:>4} {exponent:>8} {mantissa:>8} {eps:>10.3g} {largest:>10.3g} {tiny:>16.3g}")
 
 # %% [markdown]
-# Rounding a number to a format is what storing it costs. We round 100,000 random numbers to each format and compare
-# with the float64 originals. PyTorch has no TF32 dtype, so we emulate it the way the hardware reads a float32: keep
-# the top 10 of its 23 mantissa bits, rounding to the nearest (adding half of the last kept bit, `0x1000`, to the
-# integer view of the bits before clearing the 13 dropped ones, `0x1FFF`).
+# Rounding a number to a format is what storing it costs. PyTorch has no TF32 dtype, so we emulate the rounding
+# with the float32's bits, read as a 32-bit integer: 1 sign bit, 8 exponent bits, 23 mantissa bits. To keep the top
+# 10 mantissa bits, rounded to the nearest, add half of the last kept bit (`0x1000`, bit 12) and then clear the 13
+# dropped bits (mask `0x1FFF`). If the dropped bits were at least half a unit, the addition carries into the kept
+# ones: that is rounding up. One number, $e = 2.71828\ldots$, step by step:
+
+# %%
+def mantissa(bits):
+    """The 23 mantissa bits of a float32's integer view, split as 10 kept | 13 dropped."""
+    m = f"{bits & 0x7FFFFF:023b}"
+    return f"{m[:10]} | {m[10:]}"
+
+
+e32 = torch.tensor([math.e], dtype=torch.float32)
+steps_e = {"float32 e": e32.view(torch.int32).item()}
+steps_e["+ 0x1000 (half a kept unit)"] = steps_e["float32 e"] + 0x1000  # dropped bits 1100001010100 >= half: carry
+steps_e["& ~0x1FFF (clear 13 bits)"] = steps_e["+ 0x1000 (half a kept unit)"] & ~0x1FFF
+steps_e["cut off, no rounding"] = steps_e["float32 e"] & ~0x1FFF  # what plain truncation would keep
+print(f"{'step':<28} {'bits (hex)':>10}   {'mantissa: kept | dropped':<26} {'value':>13} {'rel. error':>10}")
+for label, bits in steps_e.items():
+    value = torch.tensor([bits], dtype=torch.int32).view(torch.float32).item()
+    print(f"{label:<28} {bits:>#10x}   {mantissa(bits):<26} {value:>13.9f} {abs(value - math.e) / math.e:>10.2e}")
+
+# %% [markdown]
+# The 13 dropped bits of $e$ start with a 1, so they are more than half a unit of the last kept bit: adding `0x1000`
+# carries into the kept bits, and clearing the dropped ones leaves $2.71875$, the nearest TF32 number. Cutting the
+# bits off instead would leave the TF32 number just below $e$, further away (compare the last column). The function below applies
+# the same two integer operations to a whole tensor. We round 100,000 random numbers to each format and compare with
+# the float64 originals.
 
 # %%
 def round_to(x, name):
     """x (float64) rounded to the nearest number of format `name`, returned as float64."""
     if name == "tf32":
         bits = x.to(torch.float32).view(torch.int32)  # the float32's 32 bits, read as an integer
-        bits = (bits + 0x1000) & ~0x1FFF  # round the magnitude to 10 mantissa bits, clear the other 13
+        bits = (bits + 0x1000) & ~0x1FFF  # round the magnitude to 10 mantissa bits, clear the other 13 (as for e)
         return bits.view(torch.float32).to(torch.float64)
     return x.to(DTYPES[name]).to(torch.float64)
 
@@ -575,16 +609,24 @@ for name, err in stored_error.items():
 # Each error is about one rounding unit (eps/2) of its format: for these inputs attention passes the rounding of
 # its inputs through without amplifying it much. float16 and TF32 tie, because they keep the same 10 mantissa bits.
 #
-# Now the real thing on this device: attention (PyTorch's SDPA) and one $512 \times 512$ matrix product computed in
-# each format, and the speed of a $1024 \times 1024$ product. On a CUDA GPU the cell also runs float32 products with
-# TF32 switched on. A CPU has no TF32, and its 16-bit speed depends on the processor: recent server CPUs have matrix
-# units for bfloat16 and float16, while on older ones 16-bit products may well be slower than float32 ones.
+# Now the real thing on this device: attention (PyTorch's SDPA) and one matrix product computed in each format, and
+# the speed of a $1024 \times 1024$ product. The product multiplies a $(512, 64)$ matrix by a $(64, 512)$ one: an inner
+# size of 64, like one head's $QK^\top$, and a $512 \times 512$ result. A CPU has no TF32, and its 16-bit speed
+# depends on the processor: recent server CPUs have matrix units for bfloat16 and float16, while on older ones 16-bit
+# products may well be slower than float32 ones.
+#
+# On a CUDA GPU from Ampere on, the cell adds a TF32 row: float32 inputs with TF32 switched on for matrix products.
+# Its matmul column is sure to show TF32's rounding. Its SDPA column would not be, if left to the default: for float32
+# inputs SDPA usually picks the memory-efficient kernel, which does its own float32 arithmetic and ignores the matmul
+# TF32 setting, so its error would simply repeat float32's. For that row the cell therefore runs SDPA with the math
+# backend only (`sdpa_kernel(SDPBackend.MATH)`), whose two matrix products are ordinary matmuls and do use TF32.
 
 # %%
-def computed_errors(dtype):
-    """Relative errors of SDPA and of a (512, 512) product computed on DEVICE in `dtype`, against float64."""
+def computed_errors(dtype, backend=None):
+    """Relative errors of SDPA (only `backend`, if given) and of a (512, 64) @ (64, 512) product on DEVICE in `dtype`."""
     q, k, v = (t.to(DEVICE, dtype) for t in (q64, k64, v64))
-    attention_error = relative_error(F.scaled_dot_product_attention(q, k, v))
+    with sdpa_kernel(backend) if backend is not None else nullcontext():
+        attention_error = relative_error(F.scaled_dot_product_attention(q, k, v))
     a64, b64 = q64[0, :2].reshape(512, 64), k64[0, :2].reshape(512, 64).T  # (512, 64), (64, 512)
     product = (a64.to(DEVICE, dtype) @ b64.to(DEVICE, dtype)).cpu().double()  # (512, 64) @ (64, 512) -> (512, 512)
     exact = a64 @ b64
@@ -610,19 +652,20 @@ for name in ("float64", "float32", "bfloat16", "float16"):
     errors[name] = computed_errors(DTYPES[name])
     a, b = big_a.to(DEVICE, DTYPES[name]), big_b.to(DEVICE, DTYPES[name])
     speed[name] = 2 * 1024**3 / best_time(partial(torch.matmul, a, b), repeats=5, warmup=1, device=DEVICE) / 1e9
-if DEVICE.type == "cuda":
+if DEVICE.type == "cuda" and torch.cuda.get_device_capability(DEVICE)[0] >= 8:  # TF32 needs Ampere or later
     with tf32_matmuls():
-        errors["tf32"] = computed_errors(torch.float32)
+        errors["tf32"] = computed_errors(torch.float32, backend=SDPBackend.MATH)  # math: its matmuls follow the flag
         a, b = big_a.to(DEVICE), big_b.to(DEVICE)
         speed["tf32"] = 2 * 1024**3 / best_time(lambda: a @ b, repeats=5, warmup=1, device=DEVICE) / 1e9
-print("measured", len(errors), "formats")
 
 # %% tags=["nbval-ignore-output"]
-print(f"{'computed in':<11} {'SDPA rel. error':>16} {'matmul rel. error':>18} {'(1024,1024) matmul':>20}   ({WHERE})")
+print(f"measured {len(errors)} formats ({WHERE})")
+print(f"{'computed in':<11} {'SDPA rel. error':>16} {'matmul rel. error':>18} {'(1024,1024) matmul':>20}")
 for name, (attention_error, matmul_error) in errors.items():
-    print(f"{name:<11} {attention_error:>16.2g} {matmul_error:>18.2g} {speed[name]:>13.1f} GFLOP/s")
-if DEVICE.type != "cuda":
-    print("tf32: only on NVIDIA GPUs from Ampere on; on a CUDA machine this table has a tf32 row")
+    print(f"{name:<11} {attention_error:>16.2g} {matmul_error:>18.2g} {speed[name]:>13.1f} GFLOP/s"
+          + ("   (SDPA: math backend)" if name == "tf32" else ""))
+if "tf32" not in errors:
+    print("tf32: only on NVIDIA GPUs from Ampere on; on such a machine this table has a tf32 row")
 
 # %% [markdown]
 # For the 16-bit formats the computed errors are close to the stored-input errors above: PyTorch's attention
@@ -850,9 +893,41 @@ print(f"fused at the roofline: {tflops(attention_flops(B, H, L, L, D), fused_tot
 # matrix outweighs their arithmetic ($D = 64$ is small), and the softmax hopelessly so, at a little over 1 FLOP per
 # byte. Together they would take 5.2 ms even on a perfect H100, almost all of it moving scores and weights through
 # memory. The fused kernel does the same arithmetic, moves 65 times fewer bytes, is compute-bound, and the model gives
-# it 0.57 ms: 9 times faster. This is a model, not a measurement: it is the best any implementation could do, and
-# real kernels reach only a fraction of the peak. But it explains where FlashAttention's speed comes from: not from
-# fewer FLOPs (it does exactly as many), but from fewer bytes.
+# it 0.57 ms: 9 times faster. That explains where FlashAttention's speed comes from: not from fewer FLOPs (it does
+# exactly as many), but from fewer bytes.
+#
+# This is a model, not a measurement, and for the fused kernel an **optimistic** one. It counts every FLOP at the
+# tensor cores' peak, the softmax's 5 per score included. But tensor cores only multiply matrices. The softmax runs
+# on the ordinary float32 lanes (the datasheet's 67 TFLOP/s, not 989), and its exponential on the **special-function
+# units**, a few per SM that compute $e^x$, $\log$ and the like: 16 operations per SM per clock on an H100, about
+# 3.9 T exponentials per second in all, against 989 TFLOP/s of float16 matrix products (Shah et al. 2024,
+# FlashAttention-3, section 3.1). Attention needs one exponential per score against $4D$ FLOPs of products, so the
+# exponentials alone take about as long as the products at $D = 64$:
+
+# %%
+EXP_PER_S = 3.9e12  # H100 SXM special-function throughput, exponentials per second (Shah et al. 2024, section 3.1)
+matmul_flops = attention_flops(B, H, L, L, D)  # the two products: 4 B H L S D
+print(f"{'D':>4} {'products at tensor-core peak':>29} {'exponentials (B H L S of them)':>31} {'4 more FLOPs per score':>23}")
+for D_exp in (64, 128):
+    products_s = attention_flops(B, H, L, L, D_exp) / peak
+    exp_s = B * H * L * L / EXP_PER_S
+    other_s = 4 * B * H * L * L / (H100["fp32 TFLOP/s"] * 1e12)  # max, subtract, sum, divide on the float32 lanes
+    print(f"{D_exp:>4} {products_s * 1e3:>26.3f} ms {exp_s * 1e3:>28.3f} ms {other_s * 1e3:>20.3f} ms")
+exp_s = B * H * L * L / EXP_PER_S
+print(f"\nD = {D}: roofline (every FLOP at tensor-core peak) {fused_total * 1e3:.3f} ms; "
+      f"products, then exponentials, not overlapped: {(matmul_flops / peak + exp_s) * 1e3:.3f} ms "
+      f"-> {tflops(matmul_flops, matmul_flops / peak + exp_s):.0f} TFLOP/s")
+print(f"FlashAttention-3's best reported float16 rate, 740 TFLOP/s, is {740e12 / peak:.0%} of the 989 TFLOP/s peak")
+
+# %% [markdown]
+# So the fused roofline time is a bound no kernel can beat, but not one a kernel can simply reach: done one after the
+# other, products and exponentials at $D = 64$ would run at only about half the peak, and the softmax's other four
+# FLOPs per score (last column) add a little more. The exponentials' time does not depend on $D$ while the products'
+# grows with it, so at $D = 128$ they take half as long as the products, as the FlashAttention-3 paper computes. Real
+# kernels hide them by overlapping: while the tensor cores multiply one tile, the special-function units exponentiate
+# another. FlashAttention-3 (Shah et al. 2024), built around that overlap on the H100, reports up to 740 TFLOP/s in
+# float16, 75% of the peak (its best case, at long sequences); FlashAttention-2 reaches about 35% on the same GPU by
+# the same paper's measurement. Read the red star below as an upper limit, not a forecast.
 #
 # The roofline picture puts these numbers on the two datasheet rooflines, with a third, measured on this machine:
 # its peak is the best float32 rate of section 1, its bandwidth the speed of copying a 64 MB tensor (read once,
@@ -941,13 +1016,19 @@ def show_recorded(paths):
         plt.show()
 
 
+# The repository's benchmarks/ folder sits next to the attn_course package when it is installed from a clone with
+# `pip install -e .`, as the README says (notebook 12 finds it the same way).
 results_folder = Path(attn_course.__file__).resolve().parent.parent / "benchmarks" / "results"
 recorded = sorted(results_folder.glob("*.json")) if results_folder.is_dir() else []
 if recorded:
     show_recorded(recorded)
+elif not results_folder.parent.is_dir():
+    print("The benchmarks/ folder is not next to the attn_course package: it was installed from somewhere other than "
+          "a clone of the repository. Clone it and install with `pip install -e .` (README) to see recorded results.")
 else:
-    print("No GPU results are recorded yet. To record them, run `python benchmarks/flash_gpu.py` on a machine with "
-          "a CUDA GPU and Triton (a few minutes): it writes benchmarks/results/<gpu-name>.json, which this cell shows.")
+    print("No GPU results are recorded yet: benchmarks/results/ holds no JSON file. To record them, run "
+          "`python benchmarks/flash_gpu.py` on a machine with a CUDA GPU and Triton (a few minutes): it writes "
+          "benchmarks/results/<gpu-name>.json, which this cell then shows.")
 
 # %% [markdown]
 # When results are there, compare them with the roofline: the flash kernels should approach a good fraction of the
@@ -957,13 +1038,10 @@ else:
 # ## Exercises
 #
 # Each exercise has a stub to edit, a check cell, and a hidden solution below it. The checker runs your function on
-# a few sizes and, for the usual mistakes, names the one you made. `check.hint("name")` gives one hint at a time,
-# for example:
-
-# %%
-check.hint("score_matrix_bytes")
-
-# %% [markdown]
+# a few sizes and, for the usual mistakes, names the one you made. If you are stuck, `check.hint("name")` (with the
+# exercise's name, as in its check cell) gives one hint at a time; calling it again gives the next. There is an
+# example after the first exercise.
+#
 # ### Exercise 1: the bytes of the score matrix
 #
 # Write `my_score_matrix_bytes(batch, heads, L, S, bytes_per_value)`: the number of bytes one attention layer's
@@ -988,12 +1066,26 @@ def my_score_matrix_bytes(batch, heads, L, S, bytes_per_value):
 check.score_matrix_bytes(my_score_matrix_bytes)
 
 # %% [markdown]
+# The answer to the question, in GB of $10^9$ bytes:
+
+# %%
+print(f"8 sequences x 16 heads x 8192 x 8192 float32 scores: {my_score_matrix_bytes(8, 16, 8192, 8192, 4) / 1e9:.1f} GB")
+
+# %% [markdown]
+# The hints, one at a time, for the exercise you just finished (each call shows the next; after the last one the
+# checker points to the solution cell):
+
+# %%
+check.hint("score_matrix_bytes")
+
+# %% [markdown]
 # ### Exercise 2: the arithmetic intensity of a matrix product
 #
 # Write `my_arithmetic_intensity(M, N, K, bytes_per_value)`: the FLOPs per byte of $C = AB$ with $A$ of shape
 # $(M, K)$ and $B$ of shape $(K, N)$, reading $A$ and $B$ once and writing $C$ once. Then try it on attention's first
-# product for one head ($M = L$, $N = S$, $K = D$) with $D = 64$ and $D = 128$: which one is closer to an H100's
-# ridge point?
+# product for one head, $QK^\top$ with $M = L$, $N = S$, $K = D$, at the sizes of section 8: $L = S = 4096$, 2 bytes
+# per value (float16 or bfloat16), with $D = 64$ and with $D = 128$. Which is closer to an H100's ridge point of 295
+# FLOP per byte (section 8), and is either compute-bound?
 
 # %%
 def my_arithmetic_intensity(M, N, K, bytes_per_value):
@@ -1014,6 +1106,16 @@ def my_arithmetic_intensity(M, N, K, bytes_per_value):
 check.arithmetic_intensity(my_arithmetic_intensity)
 
 # %% [markdown]
+# The answers, against the ridge point computed in section 8:
+
+# %%
+for D_ex in (64, 128):
+    intensity_ex = my_arithmetic_intensity(4096, 4096, D_ex, 2)
+    print(f"Q Kᵀ for one head, L = S = 4096, D = {D_ex:>3}, 2 bytes: {intensity_ex:6.1f} FLOP/byte "
+          f"({intensity_ex / ridge:.0%} of the H100 ridge point, {ridge:.0f}) -> "
+          f"{'compute' if intensity_ex > ridge else 'memory'}-bound")
+
+# %% [markdown]
 # ## Summary
 #
 # You can now
@@ -1031,7 +1133,8 @@ check.arithmetic_intensity(my_arithmetic_intensity)
 #   a range that overflows at 65,504, TF32 for float32 products on tensor cores;
 # - compute the score matrix's memory, $B H L S$ times the bytes per value, and the $L$ at which it outgrows a GPU;
 # - compute arithmetic intensity, read a roofline, and explain why a fused kernel beats naive attention by moving
-#   fewer bytes, not by doing fewer FLOPs.
+#   fewer bytes, not by doing fewer FLOPs; and say why the roofline is optimistic for attention (its exponentials
+#   run on special-function units far slower than the tensor cores).
 #
 # ## Common pitfalls
 # - **Timing without synchronising.** A GPU call returns before the work is done; without `synchronize` (or events,
@@ -1068,5 +1171,9 @@ check.arithmetic_intensity(my_arithmetic_intensity)
 #   with float32 master weights and loss scaling.
 # - T. Dao, D. Fu, S. Ermon, A. Rudra, C. Ré, [*FlashAttention: Fast and Memory-Efficient Exact Attention with
 #   IO-Awareness*](https://arxiv.org/abs/2205.14135) (2022): attention analysed by memory traffic; notebook 12.
+# - J. Shah, G. Bikshandi, Y. Zhang, V. Thakkar, P. Ramani, T. Dao, [*FlashAttention-3: Fast and Accurate Attention
+#   with Asynchrony and Low-precision*](https://arxiv.org/abs/2407.08608) (2024): section 3.1 gives the H100's
+#   special-function throughput used in section 8, and overlaps the softmax with the matrix products to reach 75% of
+#   the peak.
 # - H. He, [*Making Deep Learning Go Brrrr From First Principles*](https://horace.io/brrr_intro.html) (2022): compute,
 #   memory bandwidth and overhead, the three costs this notebook measured.
