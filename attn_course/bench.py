@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable
 
 import torch
 
-__all__ = ["best_time", "median_time", "peak_memory_mb", "attention_flops", "tflops"]
+__all__ = ["best_time", "median_time", "peak_memory_mb", "in_fresh_process", "attention_flops", "tflops"]
 
 
 def _sync(device: torch.device | str | None) -> None:
@@ -101,3 +103,16 @@ def peak_memory_mb(fn: Callable[[], object], device: torch.device | str | None =
     before = _status_kib("VmRSS")
     fn()
     return (_status_kib("VmHWM") - before) * 1024 / 1e6
+
+
+def in_fresh_process(script: str, function: str, *args) -> float:
+    """Call ``function(*args)`` of the script ``script`` (a path) in a new Python process; return the number it returns.
+
+    For memory measurements: a fresh process has no allocator history and no peak from earlier calls.
+    The process runs on one thread, as the benchmarks do.
+    """
+    folder, module = os.path.split(os.path.abspath(script))
+    code = (f"import torch; torch.set_num_threads(1); import {module.removesuffix('.py')} as m; "
+            f"print(m.{function}(*{args!r}))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=folder)
+    return float(result.stdout.strip().splitlines()[-1])

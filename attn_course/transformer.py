@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from .cross_attention import CrossAttention, PatchEmbedding
+from .masks import causal_mask, padding_mask
 from .multihead import KVCache, MultiHeadAttention
 from .runtime import check_shape
 
@@ -69,8 +70,7 @@ class TransformerBlock(nn.Module):
         mask_kw = {"is_causal": True} if self.causal and attn_mask is None else {"attn_mask": attn_mask}
         if self.causal and attn_mask is not None:  # both: a key must be allowed by the mask and not in the future
             L, S = x.size(1), x.size(1) + (len(kv_cache) if kv_cache is not None else 0)
-            future = torch.ones(L, S, dtype=torch.bool, device=x.device).tril(diagonal=S - L)
-            mask_kw = {"attn_mask": attn_mask & future}
+            mask_kw = {"attn_mask": attn_mask & causal_mask(L, S, device=x.device, align="bottom-right")}
         a, w_self = self.self_attn(h, h, h, **mask_kw, need_weights=need_weights, average_attn_weights=False,
                                    kv_cache=kv_cache)
         x = x + a  # residual: the block adds to x, it does not replace it
@@ -179,7 +179,7 @@ class TransformerTranslator(nn.Module):
     def encode(self, src: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The source's memory ``(B, S, E)`` and its padding mask ``(B, S)`` (True = real character)."""
         S = check_shape(src, "B S", name="src")["S"]
-        mask = torch.arange(S, device=src.device)[None, :] < lengths[:, None]  # (B, S)
+        mask = padding_mask(lengths, S)  # (B, S)
         x = self.src_token(src) + self.src_position(torch.arange(S, device=src.device))  # (B, S, E)
         for block in self.encoder:
             x, _ = block(x, attn_mask=mask[:, None, :])  # (B, 1, S): no source token reads padding

@@ -15,14 +15,11 @@ Run: ``python benchmarks/flash_cpu.py`` (about two minutes); ``--quick`` for L =
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
 
 import torch
 import torch.nn.functional as F
 
-from attn_course.bench import best_time, peak_memory_mb
+from attn_course.bench import best_time, in_fresh_process, peak_memory_mb
 from attn_course.flash import flash_attention
 
 B, H, D = 1, 8, 64
@@ -54,13 +51,6 @@ def memory_of(method: str, L: int) -> float:
     return peak_memory_mb(lambda: METHODS[method](q, k, v))
 
 
-def measure_memory(method: str, L: int) -> float:
-    code = f"import torch; torch.set_num_threads(1); import flash_cpu as b; print(b.memory_of({method!r}, {L}))"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                            cwd=os.path.dirname(os.path.abspath(__file__)))
-    return float(result.stdout.strip().splitlines()[-1])
-
-
 def time_of(method: str, q, k, v, causal: bool, repeats: int) -> float:
     return best_time(lambda: METHODS[method](q, k, v, causal), repeats=repeats)
 
@@ -80,7 +70,7 @@ def main() -> None:
         repeats = 2 if L >= 8192 else 3
         t = {m: time_of(m, q, k, v, False, repeats) for m in METHODS}
         tc = {m: time_of(m, q, k, v, True, repeats) for m in ("flash", "sdpa")}
-        mem = {m: measure_memory(m, L) for m in METHODS}
+        mem = {m: in_fresh_process(__file__, "memory_of", m, L) for m in METHODS}
         print(f"{L:>5} | {t['flash']:>7.3f} | {t['sdpa']:>7.3f} | {t['naive']:>7.3f} | {t['flash'] / t['sdpa']:>9.2f}x | "
               f"{t['naive'] / t['flash']:>10.2f}x | {tc['flash']:>13.3f} | {tc['sdpa']:>7.3f} | "
               f"{tc['flash'] / tc['sdpa']:>9.2f}x | {t['flash'] / tc['flash']:>7.2f}x | "

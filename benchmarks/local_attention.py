@@ -19,14 +19,11 @@ only, to check that the script works.
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
 
 import torch
 import torch.nn.functional as F
 
-from attn_course.bench import best_time, peak_memory_mb
+from attn_course.bench import best_time, in_fresh_process, peak_memory_mb
 from attn_course.local import sliding_window_attention
 from attn_course.masks import sliding_window_mask
 
@@ -62,13 +59,6 @@ def memory_of(method: str, L: int) -> float:
     return peak_memory_mb(lambda: run(method, q, k, v))
 
 
-def measure_memory(method: str, L: int) -> float:
-    code = f"import torch; torch.set_num_threads(1); import local_attention as b; print(b.memory_of({method!r}, {L}))"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                            cwd=os.path.dirname(os.path.abspath(__file__)))
-    return float(result.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small lengths only, to check the script runs")
@@ -81,7 +71,7 @@ def main() -> None:
     band_times = {}
     for L in lengths:
         t = {m: time_method(m, L, repeats=3 if L <= 8192 or m != "dense+mask" else 2) for m in METHODS}
-        mem = {m: measure_memory(m, L) for m in METHODS}
+        mem = {m: in_fresh_process(__file__, "memory_of", m, L) for m in METHODS}
         band_times[L] = t["band"]
         print(f"{L:>6} | {t['band']:>8.3f} | {t['dense+mask']:>12.3f} | {t['causal']:>8.3f} | "
               f"{t['dense+mask'] / t['band']:>9.1f}x | {t['causal'] / t['band']:>10.1f}x | "

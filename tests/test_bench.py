@@ -4,7 +4,7 @@ import time
 import pytest
 import torch
 
-from attn_course.bench import attention_flops, best_time, median_time, peak_memory_mb, tflops
+from attn_course.bench import attention_flops, best_time, in_fresh_process, median_time, peak_memory_mb, tflops
 
 
 def test_best_time_is_the_fastest_of_the_timed_calls():
@@ -37,3 +37,9 @@ def test_median_time_and_flops():
     assert attention_flops(2, 3, 5, 7, 11) == 4 * 2 * 3 * 5 * 7 * 11
     assert attention_flops(1, 1, 8, 8, 4, causal=True) == 4 * 8 * 8 * 4 / 2
     assert tflops(2e12, 0.5) == 4.0
+
+
+def test_in_fresh_process_returns_the_functions_number(tmp_path):
+    script = tmp_path / "probe.py"
+    script.write_text("import torch\n\ndef threads_times(k):\n    return torch.get_num_threads() * k\n")
+    assert in_fresh_process(str(script), "threads_times", 2.5) == 2.5  # one thread, in a new process

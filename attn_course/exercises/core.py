@@ -12,6 +12,8 @@ from __future__ import annotations
 import copy
 import html
 import inspect
+import math
+import numbers
 import os
 import traceback
 import warnings
@@ -130,11 +132,35 @@ def _argument(fn: Callable, index: int) -> str:
     return f"`{names[index]}` (argument {index + 1})" if index < len(names) else f"argument {index + 1}"
 
 
+def _compare_number(got: Any, case: Case, atol: float, rtol: float) -> str | None:
+    """``_compare`` for exercises whose answer is one number (a 0-d tensor or NumPy scalar is fine too)."""
+    if isinstance(got, (torch.Tensor, np.ndarray, np.generic)) and got.ndim == 0:
+        got = got.item()
+    if isinstance(got, bool) or not isinstance(got, numbers.Real):
+        return f"returned a {_kind(got)}; expected a number."
+    want = case.expected
+
+    def close(a, b):
+        return math.isclose(a, b, rel_tol=rtol, abs_tol=atol)
+
+    if close(got, want):
+        return None
+    for message, value in case.faulty.items():
+        if value is not None and not close(value, want) and close(got, value):
+            return message
+    if want == 0 or got == 0:
+        return f"on {case.label} you returned {got:.6g}, expected {want:.6g}."
+    size = "large" if abs(got) > abs(want) else "small"
+    return f"on {case.label} you returned {got:.6g}, expected {want:.6g} ({got / want:.3g} times too {size})."
+
+
 def _compare(got: Any, case: Case, atol: float, rtol: float) -> str | None:
     """Return None when ``got`` is right, else one line saying what is wrong."""
     want = case.expected
     if got is None:
         return "your function returned None: did you forget `return`?"
+    if isinstance(want, numbers.Real) and not isinstance(want, bool):
+        return _compare_number(got, case, atol, rtol)
     if not isinstance(got, type(want)):
         extra = " (did you return several values?)" if isinstance(got, tuple) else ""
         return f"returned a {_kind(got)}{extra}; expected a {_kind(want)}."
