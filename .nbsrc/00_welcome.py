@@ -1,6 +1,8 @@
 # %% [markdown]
 # # 00 · Welcome: how this course works
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/attn-course/attention-step-by-step/blob/main/notebooks/00_welcome.ipynb)
+#
 # Attention is the one idea behind translation models, image captioners, chatbots and code
 # assistants: a way for each piece of a sequence to *look things up* in the others. This course
 # builds it step by step, from a single dot product to a fast GPU kernel, and every step is
@@ -11,7 +13,7 @@
 # - find your way through the notebooks and the helper package `attn_course`;
 # - check that your environment is ready (no GPU needed);
 # - read the shape glossary (`B`, `H`, `L`, `S`, `E`, `D`) and check a tensor's shape with it;
-# - do an exercise, ask for a hint and reveal the solution.
+# - do an exercise, ask for a hint, and find the solution (in the course's own notebooks).
 #
 # **Prerequisites.** Python and a little NumPy: indexing, `shape`, `@` for matrix products.
 #
@@ -19,9 +21,21 @@
 
 # %% [markdown]
 # ## Set-up
-# Every notebook starts with the same cell: imports from `attn_course`, a fixed seed, and one
-# thread so that results are identical on every machine (the order in which numbers are summed
-# changes their last digits).
+# Every notebook starts with the same two cells. The first does something only in Google Colab:
+# there it installs `attn_course` (on your own machine, README's set-up command has installed it).
+# The second imports from `attn_course`, fixes the seed, and uses one thread so that results are
+# identical on every machine (the order in which numbers are summed changes their last digits).
+
+# %%
+# Only in Google Colab: install the course's helper package, attn_course, from GitHub. --no-deps keeps
+# Colab's own torch, NumPy and matplotlib as they are. Anywhere else (your laptop, Binder, CI) this does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "attn_course @ git+https://github.com/attn-course/attention-step-by-step"], check=True)
 
 # %%
 import platform
@@ -75,9 +89,11 @@ DEVICE = device()
 # 2. a code cell with a function for you to complete (it starts as `raise NotImplementedError`);
 # 3. a **check** cell: it runs your function on small inputs and says *correct*, *not attempted*
 #    or *wrong* — and when your answer matches a common mistake, it names the mistake;
-# 4. `check.hint("name")` gives one hint at a time, never the solution;
+# 4. `check.hint("name")` gives one hint at a time, each a little more specific (the last may
+#    come close to the answer, so ask for the next one only when you need it);
 # 5. a **solution** cell, collapsed (click the three dots `⋯` to open it), followed by the same
-#    check, which passes. Try before you peek.
+#    check, which passes. Try before you peek. (In a workshop your instructor may hand out
+#    *student copies*, which leave the solutions out.)
 #
 # The checker never crashes your notebook: if your code raises an error, returns `None`, has the
 # wrong shape or dtype, or changes its inputs in place, you get one line that says so.
@@ -155,7 +171,7 @@ check_shape(x, "B L E", name="x", E=32)
 #
 # First run the check as it is: it reports *not attempted*.
 
-# %%
+# %% tags=["exercise"] keep_output=false
 def last_token(x):
     """x: (B, L, E) -> (B, E), the last token of each sequence."""
     raise NotImplementedError("your code here")
@@ -167,15 +183,15 @@ check.last_token(last_token)
 # Here is a common wrong answer, to see what the checker says when it recognises a mistake:
 
 # %%
-check.last_token(lambda x: x[-1])
+check.last_token(lambda x: x[-1], record=False)  # record=False: this demonstration is not your try
 
 # %% [markdown]
 # Stuck? Ask for a hint; each call gives the next one.
 
-# %%
+# %% tags=["check"] keep_output=false
 check.hint("last_token")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The solution (collapsed: click `⋯` to see it) and the same check:
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
@@ -184,15 +200,29 @@ def last_token(x):
     return x[:, -1]  # every sequence (:), last position (-1), all features
 
 
-# %%
-check.last_token(last_token)
+# %% tags=["solution"]
+# record=False: the course's own solution does not count in your progress (see attn_course.progress()).
+check.last_token(last_token, record=False)
+
+# %% [markdown]
+# ### Your progress across the course
+# Each check of *your* function is noted in a small file in your home folder,
+# `~/.attn_course/progress.json`: a correct answer marks the exercise passed (for good), a wrong
+# one counts a try, and "not attempted" writes nothing. The checks under the course's own
+# solutions pass `record=False`, so they never count. Call `attn_course.progress()` in any
+# notebook to see the whole course at a glance; `attn_course.reset_progress()` starts a fresh
+# record (the old one is kept beside it as `progress.json.bak`).
+
+# %% tags=["nbval-ignore-output"]
+attn_course.progress()
 
 # %% [markdown]
 # ## Summary
 # - The notebooks go in order; each derives an idea, checks it against a reference, and leaves it
 #   in `attn_course` for later notebooks.
 # - Exercises are checked by `check.<name>(your_function)`; `check.hint("<name>")` helps one step at
-#   a time; solutions are collapsed under each exercise.
+#   a time; in the course's own notebooks a collapsed solution follows each exercise
+#   (student copies leave it out).
 # - Shapes use the glossary letters `B H L S E D`; masks are **True = may attend**.
 #
 # **Common pitfalls.** Running cells out of order (restart the kernel and run all when in doubt);

@@ -1,6 +1,8 @@
 # %% [markdown]
 # # 01 · Dot products and similarity: scores as relevance
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/attn-course/attention-step-by-step/blob/main/notebooks/01_dot_products_and_similarity.ipynb)
+#
 # Attention lets every position in a sequence look things up in the others. Before a query
 # can take anything from a key, it has to say how much that key matters to it, and it says
 # so with one number: a **score**. Almost every attention layer in use today computes that
@@ -20,6 +22,17 @@
 # Vectors and the matrix product at the level of a first linear-algebra course.
 #
 # **Time.** About 35 minutes of study.
+
+# %%
+# Only in Google Colab: install the course's helper package, attn_course, from GitHub. --no-deps keeps
+# Colab's own torch, NumPy and matplotlib as they are. Anywhere else (your laptop, Binder, CI) this does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "attn_course @ git+https://github.com/attn-course/attention-step-by-step"], check=True)
 
 # %%
 import timeit
@@ -537,8 +550,8 @@ dot_scores(torch.randn(3, 4), torch.randn(5, 6))  # E = 4 for the queries but 6 
 # Each exercise has a stub for you to fill in and a check below it. The check runs your
 # function on small random inputs, including a batch, and tells you "correct", "not
 # attempted" or exactly what is wrong. Stuck? `check.hint("dot_scores")` shows one hint at a
-# time, never the solution. The solution is in a hidden cell under each check (click the
-# "…" to open it), followed by the same check.
+# time. In the course's own notebooks a hidden solution follows each check (click the "…" to
+# open it), with the same check under it; student copies leave it out.
 #
 # ### Exercise 1: dot-product scores in NumPy
 #
@@ -546,16 +559,16 @@ dot_scores(torch.randn(3, 4), torch.randn(5, 6))  # E = 4 for the queries but 6 
 # `(..., S, E)`. It returns the scores of every query against every key, shape `(..., L, S)`,
 # and must work with a leading batch axis.
 
-# %%
+# %% tags=["exercise"] keep_output=false
 def my_dot_scores(Q, K):
     """Q: (..., L, E), K: (..., S, E) NumPy arrays -> scores (..., L, S)."""
     raise NotImplementedError("your code here")
 
 
-# %%
+# %% tags=["check"] keep_output=false
 check.dot_scores(my_dot_scores)
 
-# %%
+# %% tags=["check"] keep_output=false
 check.hint("dot_scores")
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
@@ -564,8 +577,9 @@ def my_dot_scores(Q, K):
     return Q @ K.swapaxes(-2, -1)  # (..., L, E) @ (..., E, S) -> (..., L, S)
 
 
-# %%
-check.dot_scores(my_dot_scores)
+# %% tags=["solution"]
+# record=False: the course's own solution does not count in your progress (see attn_course.progress()).
+check.dot_scores(my_dot_scores, record=False)
 
 # %% [markdown]
 # ### Exercise 2: cosine scores in PyTorch
@@ -574,13 +588,13 @@ check.dot_scores(my_dot_scores)
 # `(..., S, E)`: the cosine similarity of every query with every key, shape `(..., L, S)`.
 # (You may assume no vector is all zeros.)
 
-# %%
+# %% tags=["exercise"] keep_output=false
 def my_cosine_scores(Q, K):
     """Q: (..., L, E), K: (..., S, E) torch tensors -> cosine similarities (..., L, S)."""
     raise NotImplementedError("your code here")
 
 
-# %%
+# %% tags=["check"] keep_output=false
 check.cosine_scores(my_cosine_scores)
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
@@ -591,8 +605,9 @@ def my_cosine_scores(Q, K):
     return Q_unit @ K_unit.transpose(-2, -1)   # (..., L, E) @ (..., E, S) -> (..., L, S)
 
 
-# %%
-check.cosine_scores(my_cosine_scores)
+# %% tags=["solution"]
+# record=False: the course's own solution does not count in your progress (see attn_course.progress()).
+check.cosine_scores(my_cosine_scores, record=False)
 
 # %% [markdown]
 # ## Summary

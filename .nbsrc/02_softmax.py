@@ -1,6 +1,8 @@
 # %% [markdown]
 # # 02 · Softmax: from scores to weights
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/attn-course/attention-step-by-step/blob/main/notebooks/02_softmax.ipynb)
+#
 # Notebook 01 gave every query a row of scores, one per key: any real numbers, positive or
 # negative, small or huge. Attention needs something else: **weights** that are positive and
 # add up to 1, so that it can take a weighted average of the values. Softmax is the function
@@ -20,6 +22,17 @@
 # **Prerequisites.** Notebook 01 (scores and the score matrix $QK^\top$, one row per query).
 #
 # **Time.** About 40 minutes of study.
+
+# %%
+# Only in Google Colab: install the course's helper package, attn_course, from GitHub. --no-deps keeps
+# Colab's own torch, NumPy and matplotlib as they are. Anywhere else (your laptop, Binder, CI) this does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "attn_course @ git+https://github.com/attn-course/attention-step-by-step"], check=True)
 
 # %%
 import math
@@ -429,7 +442,8 @@ else:
         plt.show()
 
     interact(show_weights, temperature=FloatLogSlider(value=1.0, base=10, min=-2, max=2, step=0.05,
-                                                      description="temperature"))
+                                                      description="temperature",
+                                                      style={"description_width": "initial"}))  # the whole label
 
 # %% [markdown]
 # ## 7. Softmax as a soft argmax
@@ -493,8 +507,8 @@ for T in (1.0, 0.3, 0.1, 0.03, 0.01):
 # float32, and says "correct", "not attempted" or exactly what is wrong; it names common
 # mistakes such as a forgotten max-subtraction or the wrong axis. Stuck?
 # `check.hint("softmax")` shows one hint at a time (call it again for the next one), never
-# the solution. The solution sits in a hidden cell under each check (click "…" to open it),
-# followed by the same check.
+# the answer. In the course's own notebooks a hidden solution follows each check (click "…" to
+# open it), with the same check under it; student copies leave it out.
 #
 # ### Exercise 1: a stable softmax
 #
@@ -502,16 +516,16 @@ for T in (1.0, 0.3, 0.1, 0.03, 0.01):
 # axis, so that every row sums to 1, without overflow for scores of any finite size.
 # Use only `torch.exp`, sums and maxima (not `torch.softmax`).
 
-# %%
+# %% tags=["exercise"] keep_output=false
 def my_softmax(x):
     """x: torch tensor (..., S) -> weights (..., S) that sum to 1 along the last axis."""
     raise NotImplementedError("your code here")
 
 
-# %%
+# %% tags=["check"] keep_output=false
 check.softmax(my_softmax)
 
-# %%
+# %% tags=["check"] keep_output=false
 check.hint("softmax")
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
@@ -522,8 +536,9 @@ def my_softmax(x):
     return e / e.sum(dim=-1, keepdim=True)  # (..., S) / (..., 1)
 
 
-# %%
-check.softmax(my_softmax)
+# %% tags=["solution"]
+# record=False: the course's own solution does not count in your progress (see attn_course.progress()).
+check.softmax(my_softmax, record=False)
 
 # %% [markdown]
 # ### Exercise 2: softmax with a temperature
@@ -535,13 +550,13 @@ check.softmax(my_softmax)
 # Exercises 2 and 3 have no hint cell of their own, but hints exist for them too:
 # `check.hint("softmax_temperature")` and `check.hint("logsumexp")`.
 
-# %%
+# %% tags=["exercise"] keep_output=false
 def my_softmax_t(x, temperature):
     """x: torch tensor (..., S), temperature > 0 -> weights (..., S)."""
     raise NotImplementedError("your code here")
 
 
-# %%
+# %% tags=["check"] keep_output=false
 check.softmax_temperature(my_softmax_t)
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
@@ -550,8 +565,9 @@ def my_softmax_t(x, temperature):
     return my_softmax(x / temperature)  # divide: T > 1 shrinks the gaps between scores
 
 
-# %%
-check.softmax_temperature(my_softmax_t)
+# %% tags=["solution"]
+# record=False: the course's own solution does not count in your progress (see attn_course.progress()).
+check.softmax_temperature(my_softmax_t, record=False)
 
 # %% [markdown]
 # ### Exercise 3: log-sum-exp
@@ -560,13 +576,13 @@ check.softmax_temperature(my_softmax_t)
 # the last axis, one number per row (shape `(...)`, like `torch.logsumexp(x, dim=-1)`), finite
 # for scores near $\pm 10^4$.
 
-# %%
+# %% tags=["exercise"] keep_output=false
 def my_logsumexp(x):
     """x: torch tensor (..., S) -> log(sum(exp(x))) over the last axis, shape (...)."""
     raise NotImplementedError("your code here")
 
 
-# %%
+# %% tags=["check"] keep_output=false
 check.logsumexp(my_logsumexp)
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
@@ -577,8 +593,9 @@ def my_logsumexp(x):
     return out.squeeze(-1)                                           # (...)
 
 
-# %%
-check.logsumexp(my_logsumexp)
+# %% tags=["solution"]
+# record=False: the course's own solution does not count in your progress (see attn_course.progress()).
+check.logsumexp(my_logsumexp, record=False)
 
 # %% [markdown]
 # ## Summary

@@ -1,6 +1,8 @@
 # %% [markdown]
 # # 03 · Attention as a soft lookup
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/attn-course/attention-step-by-step/blob/main/notebooks/03_attention_as_soft_lookup.ipynb)
+#
 # A Python dictionary answers a question only when you ask it with the exact key it stores.
 # Attention is what you get when you relax that rule: compare the question with *every* key,
 # turn the comparisons into weights, and return a weighted average of the stored values. This
@@ -20,6 +22,17 @@
 # (scores as relevance) and [02 · Softmax](02_softmax.ipynb) (from scores to weights, temperature).
 #
 # **Time.** About 45 minutes of study.
+
+# %%
+# Only in Google Colab: install the course's helper package, attn_course, from GitHub. --no-deps keeps
+# Colab's own torch, NumPy and matplotlib as they are. Anywhere else (your laptop, Binder, CI) this does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "attn_course @ git+https://github.com/attn-course/attention-step-by-step"], check=True)
 
 # %%
 import matplotlib.pyplot as plt
@@ -713,7 +726,8 @@ print("scaled_dot_product_attention(scale=1) == soft lookup of every query:", tu
 # %% [markdown]
 # ## Exercises
 #
-# Each exercise has a stub to complete, a check cell, and a hidden solution. The checker runs
+# Each exercise has a stub to complete and a check cell; in the course's own notebooks a hidden
+# solution follows the check (student copies leave it out). The checker runs
 # your function on small random inputs and names common mistakes. Stuck? `check.hint("name")`
 # shows one hint at a time, for example:
 
@@ -727,7 +741,7 @@ check.hint("soft_lookup")
 # $(S, E_v)$, returning the $(L, E_v)$ outputs $\operatorname{softmax}(Q K^\top) V$, with no
 # scaling and no Python loop. You may use `softmax` from `attn_course` or `torch.softmax`.
 
-# %%
+# %% tags=["exercise"] keep_output=false
 def my_soft_lookup(queries, keys, values):
     """(L, E), (S, E), (S, Ev) -> (L, Ev)."""
     raise NotImplementedError("your code here")
@@ -743,8 +757,9 @@ def my_soft_lookup(queries, keys, values):
     return weights @ values            # (L, S) @ (S, Ev) -> (L, Ev)
 
 
-# %%
-check.soft_lookup(my_soft_lookup)
+# %% tags=["solution"]
+# record=False: the course's own solution does not count in your progress (see attn_course.progress()).
+check.soft_lookup(my_soft_lookup, record=False)
 
 # %% [markdown]
 # ### Exercise 2 · Gaussian kernel weights for many queries
@@ -755,7 +770,7 @@ check.soft_lookup(my_soft_lookup)
 # $2h^2$ (in Python, `/ 2*h**2` would *multiply* by $h^2$), without a Python loop
 # (`kernel_weights_one` above does one query).
 
-# %%
+# %% tags=["exercise"] keep_output=false
 def my_kernel_weights(x_query, x_keys, bandwidth):
     """(L,), (S,), h -> (L, S)."""
     raise NotImplementedError("your code here")
@@ -771,8 +786,9 @@ def my_kernel_weights(x_query, x_keys, bandwidth):
     return softmax(scores, dim=-1)                          # (L, S): each row sums to 1
 
 
-# %%
-check.kernel_weights(my_kernel_weights)
+# %% tags=["solution"]
+# record=False: the course's own solution does not count in your progress (see attn_course.progress()).
+check.kernel_weights(my_kernel_weights, record=False)
 
 # %% [markdown]
 # **To explore (no checker).** Train the leave-one-out model again starting from

@@ -9,6 +9,8 @@
 # %% [markdown]
 # # 04 · Scaled dot-product attention and masks
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/attn-course/attention-step-by-step/blob/main/notebooks/04_scaled_dot_product_attention_and_masks.ipynb)
+#
 # Notebook 03 built attention one query at a time: score every key, turn the scores into weights with softmax,
 # average the values. A real model does this for thousands of queries, for a batch of sentences, in several heads
 # at once, and it must stop some queries from looking at some keys: the padding that fills a short sentence up to
@@ -28,6 +30,17 @@
 # and 03 (queries, keys and values).
 #
 # **Time.** About 60 minutes of study.
+
+# %%
+# Only in Google Colab: install the course's helper package, attn_course, from GitHub. --no-deps keeps
+# Colab's own torch, NumPy and matplotlib as they are. Anywhere else (your laptop, Binder, CI) this does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "attn_course @ git+https://github.com/attn-course/attention-step-by-step"], check=True)
 
 # %%
 import math
@@ -795,7 +808,8 @@ plt.show()
 # %% [markdown]
 # ## Exercises
 #
-# Each exercise has a stub to edit, a check cell, and a hidden solution below it. Run the check after you edit the
+# Each exercise has a stub to edit and a check cell; in the course's own notebooks a hidden solution follows the
+# check (student copies leave it out). Run the check after you edit the
 # stub; it tells you whether the answer is right and, for the common mistakes, which one you made.
 # `check.hint("name")` shows one hint at a time, for example:
 
@@ -809,12 +823,12 @@ check.hint("causal_mask")
 # `(B, S, Ev)`. It returns the output `(B, L, Ev)` (only the output, not the weights). `mask`, when given, is boolean,
 # **True = may attend**, and broadcasts to `(B, L, S)`. Try it without scrolling up.
 
-# %%
+# %% tags=["exercise"] keep_output=false
 def my_attention(q, k, v, mask=None):
     raise NotImplementedError("your code here")
 
 
-# %%
+# %% tags=["check"] keep_output=false
 check.scaled_dot_product_attention(my_attention)
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
@@ -825,8 +839,9 @@ def my_attention(q, k, v, mask=None):
     return softmax(scores, dim=-1) @ v  # (B, L, S) @ (B, S, Ev) -> (B, L, Ev)
 
 
-# %%
-check.scaled_dot_product_attention(my_attention)
+# %% tags=["solution"]
+# record=False: the course's own solution does not count in your progress (see attn_course.progress()).
+check.scaled_dot_product_attention(my_attention, record=False)
 
 # %% [markdown]
 # ### Exercise 2: a causal mask
@@ -834,12 +849,12 @@ check.scaled_dot_product_attention(my_attention)
 # Write `my_causal_mask(L)` returning a boolean `(L, L)` tensor that is True where query $i$ may attend to key $j$,
 # that is where $j \le i$.
 
-# %%
+# %% tags=["exercise"] keep_output=false
 def my_causal_mask(L):
     raise NotImplementedError("your code here")
 
 
-# %%
+# %% tags=["check"] keep_output=false
 check.causal_mask(my_causal_mask)
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
@@ -847,8 +862,9 @@ def my_causal_mask(L):
     return torch.ones(L, L, dtype=torch.bool).tril()  # True on and below the diagonal
 
 
-# %%
-check.causal_mask(my_causal_mask)
+# %% tags=["solution"]
+# record=False: the course's own solution does not count in your progress (see attn_course.progress()).
+check.causal_mask(my_causal_mask, record=False)
 
 # %% [markdown]
 # ### Exercise 3: a padding mask
@@ -857,12 +873,12 @@ check.causal_mask(my_causal_mask)
 # `(B, max_len)` tensor, True at the real tokens of each sequence (position $j$ of sequence $b$ is real when
 # $j <$ `lengths[b]`) and False at the padding. Try it without a Python loop.
 
-# %%
+# %% tags=["exercise"] keep_output=false
 def my_padding_mask(lengths, max_len):
     raise NotImplementedError("your code here")
 
 
-# %%
+# %% tags=["check"] keep_output=false
 check.padding_mask(my_padding_mask)
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
@@ -871,8 +887,9 @@ def my_padding_mask(lengths, max_len):
     return positions[None, :] < torch.tensor(lengths)[:, None]  # (1, S) < (B, 1) -> (B, S)
 
 
-# %%
-check.padding_mask(my_padding_mask)
+# %% tags=["solution"]
+# record=False: the course's own solution does not count in your progress (see attn_course.progress()).
+check.padding_mask(my_padding_mask, record=False)
 
 # %% [markdown]
 # ## Summary

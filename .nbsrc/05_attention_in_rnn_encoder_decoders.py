@@ -9,6 +9,8 @@
 # %% [markdown]
 # # 05 · Attention in RNN encoder-decoders
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/attn-course/attention-step-by-step/blob/main/notebooks/05_attention_in_rnn_encoder_decoders.ipynb)
+#
 # Attention was not invented for transformers. It was invented in 2014 to fix a specific weakness of the neural
 # translation models of the time: a recurrent *encoder* read the whole source sentence and squeezed it into one
 # fixed-size vector, and a recurrent *decoder* had to write the translation from that vector alone. Short sentences
@@ -33,6 +35,17 @@
 # is used here as a black box that reads a sequence one step at a time.
 #
 # **Time.** About 60 minutes of study (the notebook itself runs in under a minute on a laptop CPU).
+
+# %%
+# Only in Google Colab: install the course's helper package, attn_course, from GitHub. --no-deps keeps
+# Colab's own torch, NumPy and matplotlib as they are. Anywhere else (your laptop, Binder, CI) this does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "attn_course @ git+https://github.com/attn-course/attention-step-by-step"], check=True)
 
 # %%
 import datetime as dt
@@ -817,7 +830,8 @@ read_dates(models["additive"], ["21 november 2026!"])
 # %% [markdown]
 # ## Exercises
 #
-# Each exercise has a stub to complete, a check cell, and a hidden solution below it. The checker runs your
+# Each exercise has a stub to complete and a check cell; in the course's own notebooks a hidden solution follows the
+# check (student copies leave it out). The checker runs your
 # function on small seeded inputs and names the common mistakes. `check.hint("name")` shows one hint at a time,
 # for example:
 
@@ -832,13 +846,13 @@ check.hint("additive_scores")
 # $(A, E_k)$ and `v` $(A,)$, returning the scores $v^\top \tanh(W_q q_b + W_k k_{bj})$ of shape $(B, S)$, without a
 # Python loop.
 
-# %%
+# %% tags=["exercise"] keep_output=false
 def my_additive_scores(query, keys, W_q, W_k, v):
     """(B, Eq), (B, S, Ek), (A, Eq), (A, Ek), (A,) -> (B, S)."""
     raise NotImplementedError("your code here")
 
 
-# %%
+# %% tags=["check"] keep_output=false
 check.additive_scores(my_additive_scores)
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
@@ -850,8 +864,9 @@ def my_additive_scores(query, keys, W_q, W_k, v):
     return hidden @ v  # (B, S, A) @ (A,) -> (B, S)
 
 
-# %%
-check.additive_scores(my_additive_scores)
+# %% tags=["solution"]
+# record=False: the course's own solution does not count in your progress (see attn_course.progress()).
+check.additive_scores(my_additive_scores, record=False)
 
 # %% [markdown]
 # ### Exercise 2 · Weights over the source, padding excluded
@@ -860,13 +875,13 @@ check.additive_scores(my_additive_scores)
 # boolean `mask` $(B, S)$, True at real source characters. Return weights $(B, S)$: each row a softmax over its
 # own real characters, and exactly 0 at the padding. (Every sentence has at least one real character.)
 
-# %%
+# %% tags=["exercise"] keep_output=false
 def my_source_softmax(scores, mask):
     """(B, S), (B, S) bool -> (B, S)."""
     raise NotImplementedError("your code here")
 
 
-# %%
+# %% tags=["check"] keep_output=false
 check.source_softmax(my_source_softmax)
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
@@ -876,8 +891,9 @@ def my_source_softmax(scores, mask):
     return torch.softmax(blocked, dim=-1)  # (B, S): over the source steps; exp(-inf) = 0 exactly
 
 
-# %%
-check.source_softmax(my_source_softmax)
+# %% tags=["solution"]
+# record=False: the course's own solution does not count in your progress (see attn_course.progress()).
+check.source_softmax(my_source_softmax, record=False)
 
 # %% [markdown]
 # ### Exercise 3 · One decoder step of dot-product attention
@@ -887,13 +903,13 @@ check.source_softmax(my_source_softmax)
 # real characters): score every key by its dot product with the query (no scaling), turn the scores into weights
 # over the real characters, and return the context, the weighted average of the values, of shape $(B, E_v)$.
 
-# %%
+# %% tags=["exercise"] keep_output=false
 def my_attention_context(query, keys, values, mask):
     """(B, E), (B, S, E), (B, S, Ev), (B, S) bool -> (B, Ev)."""
     raise NotImplementedError("your code here")
 
 
-# %%
+# %% tags=["check"] keep_output=false
 check.attention_context(my_attention_context)
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
@@ -904,8 +920,9 @@ def my_attention_context(query, keys, values, mask):
     return (weights[:, None, :] @ values)[:, 0]  # (B, 1, S) @ (B, S, Ev) -> (B, 1, Ev) -> (B, Ev)
 
 
-# %%
-check.attention_context(my_attention_context)
+# %% tags=["solution"]
+# record=False: the course's own solution does not count in your progress (see attn_course.progress()).
+check.attention_context(my_attention_context, record=False)
 
 # %% [markdown]
 # **To explore (no checker).** Train the copy models of section 2 on `make_copy_task(max_len=24)` and plot the

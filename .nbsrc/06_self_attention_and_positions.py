@@ -9,6 +9,8 @@
 # %% [markdown]
 # # 06 · Self-attention and positions
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/attn-course/attention-step-by-step/blob/main/notebooks/06_self_attention_and_positions.ipynb)
+#
 # In notebooks 03 to 05 the queries came from one place and the keys and values from another: a new film asked the
 # films a user had rated, a decoder asked the states of an encoder. **Self-attention** lets a sentence ask *itself*:
 # every token produces a query, a key and a value, and every token's output is an average over the whole sentence,
@@ -34,6 +36,17 @@
 # ($\mathrm{softmax}(QK^\top/\sqrt{d})\,V$, causal masks, `plot_attention`).
 #
 # **Time.** About 50 minutes of study.
+
+# %%
+# Only in Google Colab: install the course's helper package, attn_course, from GitHub. --no-deps keeps
+# Colab's own torch, NumPy and matplotlib as they are. Anywhere else (your laptop, Binder, CI) this does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "attn_course @ git+https://github.com/attn-course/attention-step-by-step"], check=True)
 
 # %%
 import math
@@ -664,7 +677,8 @@ for w in ("dog", "bites", "man"):
 #
 # ## Exercises
 #
-# Each exercise has a stub to edit, a check cell, and a hidden solution below it. The checker tells you whether
+# Each exercise has a stub to edit and a check cell; in the course's own notebooks a hidden solution follows the
+# check (student copies leave it out). The checker tells you whether
 # your answer is right and, for the common mistakes, which one you made. `check.hint("name")` shows one hint at a
 # time, for example:
 
@@ -682,12 +696,12 @@ check.hint("self_attention")
 # The checker uses $D \ne E$, so a scale by the wrong width shows. Write it with tensor operations, without
 # `attn_course`.
 
-# %%
+# %% tags=["exercise"] keep_output=false
 def my_self_attention(x, W_q, W_k, W_v):
     raise NotImplementedError("your code here")
 
 
-# %%
+# %% tags=["check"] keep_output=false
 check.self_attention(my_self_attention)
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
@@ -697,8 +711,9 @@ def my_self_attention(x, W_q, W_k, W_v):
     return torch.softmax(scores, dim=-1) @ v  # (B, L, L) @ (B, L, D) -> (B, L, D)
 
 
-# %%
-check.self_attention(my_self_attention)
+# %% tags=["solution"]
+# record=False: the course's own solution does not count in your progress (see attn_course.progress()).
+check.self_attention(my_self_attention, record=False)
 
 # %% [markdown]
 # ### Exercise 2: causal self-attention
@@ -709,12 +724,12 @@ check.self_attention(my_self_attention)
 # it the negation `~mask`, the entries that may *not* be attended. As in exercise 1, write it with tensor
 # operations, without `attn_course`.
 
-# %%
+# %% tags=["exercise"] keep_output=false
 def my_causal_self_attention(x, W_q, W_k, W_v):
     raise NotImplementedError("your code here")
 
 
-# %%
+# %% tags=["check"] keep_output=false
 check.causal_self_attention(my_causal_self_attention)
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
@@ -727,8 +742,9 @@ def my_causal_self_attention(x, W_q, W_k, W_v):
     return torch.softmax(scores, dim=-1) @ v  # (B, L, L) @ (B, L, D) -> (B, L, D)
 
 
-# %%
-check.causal_self_attention(my_causal_self_attention)
+# %% tags=["solution"]
+# record=False: the course's own solution does not count in your progress (see attn_course.progress()).
+check.causal_self_attention(my_causal_self_attention, record=False)
 
 # %% [markdown]
 # ## Summary

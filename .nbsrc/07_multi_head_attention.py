@@ -9,6 +9,8 @@
 # %% [markdown]
 # # 07 · Multi-head attention
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/attn-course/attention-step-by-step/blob/main/notebooks/07_multi_head_attention.ipynb)
+#
 # Every transformer runs attention not once but $H$ times side by side, in *heads*. Each head has its own query, key
 # and value projections, works in its own slice of $D = E/H$ of the model's $E$ numbers per token, and the heads'
 # outputs are put next to each other and mixed by one last projection. The idea fits in a sentence, yet this is
@@ -33,6 +35,17 @@
 # from one sequence).
 #
 # **Time.** About 50 minutes of study (the notebook runs in a few seconds).
+
+# %%
+# Only in Google Colab: install the course's helper package, attn_course, from GitHub. --no-deps keeps
+# Colab's own torch, NumPy and matplotlib as they are. Anywhere else (your laptop, Binder, CI) this does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "attn_course @ git+https://github.com/attn-course/attention-step-by-step"], check=True)
 
 # %%
 import math
@@ -530,7 +543,7 @@ print("largest difference below 1e-6:", largest < 1e-6)
 #
 # **The fast path.** Our module has a second path, `use_sdpa=True`, that hands the split heads to
 # `torch.nn.functional.scaled_dot_product_attention`, one fused call that never returns the weights (on a GPU it
-# can use FlashAttention-style kernels, notebook 12, planned). With `need_weights=True` the module falls back to the manual
+# can use FlashAttention-style kernels, notebook 12). With `need_weights=True` the module falls back to the manual
 # path, because the fused call cannot return them. Both paths must give the same output, without and with masks,
 # here for a module with keys and values of other widths and no biases:
 
@@ -829,7 +842,8 @@ print(f"\nLlama-2-70B (80 layers, H = 64, H_kv = 8, D = 128), 4096 tokens: {ll70
 #
 # ## Exercises
 #
-# Each exercise has a stub to edit, a check cell, and a hidden solution below it. Run the check after you edit the
+# Each exercise has a stub to edit and a check cell; in the course's own notebooks a hidden solution follows the
+# check (student copies leave it out). Run the check after you edit the
 # stub; it says whether the answer is right and, for the common mistakes, which one you made.
 # `check.hint("name")` shows one hint at a time, for example:
 
@@ -843,12 +857,12 @@ check.hint("split_heads")
 # $H$ = `num_heads` and $D = E / H$, where head $h$ holds columns $hD \dots (h+1)D - 1$ of every token. Try it
 # without scrolling up, then predict what the checker says if you write `x.view(B, H, L, D)`.
 
-# %%
+# %% tags=["exercise"] keep_output=false
 def my_split_heads(x, num_heads):
     raise NotImplementedError("your code here")
 
 
-# %%
+# %% tags=["check"] keep_output=false
 check.split_heads(my_split_heads)
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
@@ -858,8 +872,9 @@ def my_split_heads(x, num_heads):
     return x.view(B, L, num_heads, D).transpose(1, 2)  # (B, L, E) -> (B, L, H, D) -> (B, H, L, D)
 
 
-# %%
-check.split_heads(my_split_heads)
+# %% tags=["solution"]
+# record=False: the course's own solution does not count in your progress (see attn_course.progress()).
+check.split_heads(my_split_heads, record=False)
 
 # %% [markdown]
 # ### Exercise 2: merge the heads
@@ -868,12 +883,12 @@ check.split_heads(my_split_heads)
 # has shape `(B, L, H·D)`, with head $h$'s numbers in columns $hD \dots (h+1)D - 1$ of each token: the inverse of
 # exercise 1.
 
-# %%
+# %% tags=["exercise"] keep_output=false
 def my_merge_heads(x):
     raise NotImplementedError("your code here")
 
 
-# %%
+# %% tags=["check"] keep_output=false
 check.merge_heads(my_merge_heads)
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
@@ -882,8 +897,9 @@ def my_merge_heads(x):
     return x.transpose(1, 2).reshape(B, L, H * D)  # (B, H, L, D) -> (B, L, H, D) -> (B, L, E); reshape copies
 
 
-# %%
-check.merge_heads(my_merge_heads)
+# %% tags=["solution"]
+# record=False: the course's own solution does not count in your progress (see attn_course.progress()).
+check.merge_heads(my_merge_heads, record=False)
 
 # %% [markdown]
 # ## Summary

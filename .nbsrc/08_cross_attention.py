@@ -9,6 +9,8 @@
 # %% [markdown]
 # # 08 · Cross-attention: text to text, text to image
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/attn-course/attention-step-by-step/blob/main/notebooks/08_cross_attention.ipynb)
+#
 # Self-attention lets the tokens of one sequence read each other. Most useful models also need to read *something
 # else*: a translator writes English while reading French, a speech recogniser writes text while listening to audio,
 # a captioning model writes words while looking at a picture, and an image generator paints while reading its
@@ -35,6 +37,17 @@
 # `kdim`/`vdim`, `from_torch`).
 #
 # **Time.** About 60 minutes of study (the notebook runs in well under a minute, most of it training two models).
+
+# %%
+# Only in Google Colab: install the course's helper package, attn_course, from GitHub. --no-deps keeps
+# Colab's own torch, NumPy and matplotlib as they are. Anywhere else (your laptop, Binder, CI) this does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "attn_course @ git+https://github.com/attn-course/attention-step-by-step"], check=True)
 
 # %%
 import datetime as dt
@@ -846,7 +859,8 @@ print("shape questions sit in between (more than where questions, less than colo
 #
 # ## Exercises
 #
-# Each exercise has a stub to edit, a check cell, and a hidden solution below it. The checker runs your function on
+# Each exercise has a stub to edit and a check cell; in the course's own notebooks a hidden solution follows the
+# check (student copies leave it out). The checker runs your function on
 # small seeded inputs, with $L \ne S$ and a context of another width, and names the common mistakes (queries and keys
 # swapped, self-attention instead of cross-attention, softmax over the wrong axis, no scaling, and, for the masked
 # version, each way of getting the mask wrong). `check.hint("name")` shows one hint at a time, for example:
@@ -862,13 +876,13 @@ check.hint("cross_attention")
 # scores scaled by $1/\sqrt{D}$, a softmax over the context, and the output $(B, L, D_v)$. Try it without scrolling
 # up to section 2.
 
-# %%
+# %% tags=["exercise"] keep_output=false
 def my_cross_attention(x, context, W_q, W_k, W_v):
     """(B, L, E), (B, S, C_w), (D, E), (D, C_w), (D_v, C_w) -> (B, L, D_v)."""
     raise NotImplementedError("your code here")
 
 
-# %%
+# %% tags=["check"] keep_output=false
 check.cross_attention(my_cross_attention)
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
@@ -881,8 +895,9 @@ def my_cross_attention(x, context, W_q, W_k, W_v):
     return torch.softmax(scores, dim=-1) @ v  # (B, L, S) @ (B, S, D_v) -> (B, L, D_v)
 
 
-# %%
-check.cross_attention(my_cross_attention)
+# %% tags=["solution"]
+# record=False: the course's own solution does not count in your progress (see attn_course.progress()).
+check.cross_attention(my_cross_attention, record=False)
 
 # %% [markdown]
 # ### Exercise 2 · With the context's padding masked
@@ -894,13 +909,13 @@ check.cross_attention(my_cross_attention)
 # 0; multiplying the weights by the mask after the softmax; masking with `context_mask[:, :, None]`. (Hint for the
 # last one: the checker's inputs all have $L \ne S$.)
 
-# %%
+# %% tags=["exercise"] keep_output=false
 def my_masked_cross_attention(x, context, context_mask, W_q, W_k, W_v):
     """(B, L, E), (B, S, C_w), (B, S) bool, (D, E), (D, C_w), (D_v, C_w) -> (B, L, D_v)."""
     raise NotImplementedError("your code here")
 
 
-# %%
+# %% tags=["check"] keep_output=false
 check.masked_cross_attention(my_masked_cross_attention)
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
@@ -914,8 +929,9 @@ def my_masked_cross_attention(x, context, context_mask, W_q, W_k, W_v):
     return torch.softmax(scores, dim=-1) @ v  # (B, L, S) @ (B, S, D_v) -> (B, L, D_v)
 
 
-# %%
-check.masked_cross_attention(my_masked_cross_attention)
+# %% tags=["solution"]
+# record=False: the course's own solution does not count in your progress (see attn_course.progress()).
+check.masked_cross_attention(my_masked_cross_attention, record=False)
 
 # %% [markdown]
 # All three are mistakes, of two sorts. The first two run and give wrong numbers, and the checker names each: a score
@@ -933,7 +949,7 @@ def mask_on_the_wrong_axis(x, context, context_mask, W_q, W_k, W_v):
     return torch.softmax(scores, dim=-1) @ v
 
 
-check.masked_cross_attention(mask_on_the_wrong_axis)
+check.masked_cross_attention(mask_on_the_wrong_axis, record=False)  # a demonstration: not your try
 
 # %% [markdown]
 # With $L = S$ the same mistake would run: it would blank whole rows of queries instead of the padded keys (and a row

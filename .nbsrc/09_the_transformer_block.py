@@ -9,6 +9,8 @@
 # %% [markdown]
 # # 09 · The transformer block, a small model trained
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/attn-course/attention-step-by-step/blob/main/notebooks/09_the_transformer_block.ipynb)
+#
 # Attention lets tokens read each other, and that alone is not a model. Every transformer wraps it in the same small
 # unit, the **block**: a per-token network (the MLP) next to the attention, a residual connection around each of the
 # two, and a layer norm in front of each. A model is then a stack of identical blocks between an embedding table and
@@ -35,6 +37,17 @@
 # first appeared).
 #
 # **Time.** About 60 minutes of study (the notebook runs in under a minute, most of it training).
+
+# %%
+# Only in Google Colab: install the course's helper package, attn_course, from GitHub. --no-deps keeps
+# Colab's own torch, NumPy and matplotlib as they are. Anywhere else (your laptop, Binder, CI) this does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "attn_course @ git+https://github.com/attn-course/attention-step-by-step"], check=True)
 
 # %%
 import math
@@ -949,7 +962,8 @@ print(f"the model's weights: {weights_bytes:,} bytes; one cached sequence is {he
 #
 # ## Exercises
 #
-# Each exercise has a stub to edit, a check cell, and a hidden solution below it. Run the check after you edit the
+# Each exercise has a stub to edit and a check cell; in the course's own notebooks a hidden solution follows the
+# check (student copies leave it out). Run the check after you edit the
 # stub; it says whether the answer is right and, for the common mistakes, which one you made.
 # `check.hint("name")` shows one hint at a time, for example:
 
@@ -967,13 +981,13 @@ check.hint("append_to_cache")
 # the MLP sub-layer, in the pre-norm arrangement of section 2. Try it without scrolling up. Then predict what the
 # checker says if you write the post-norm block of section 2.4.
 
-# %%
+# %% tags=["exercise"] keep_output=false
 def my_pre_norm_block(x, attn, mlp, ln1, ln2):
     """x (B, L, E) -> (B, L, E). attn, mlp, ln1, ln2: each maps one (B, L, E) tensor to one (B, L, E) tensor."""
     raise NotImplementedError("your code here")
 
 
-# %%
+# %% tags=["check"] keep_output=false
 check.pre_norm_block(my_pre_norm_block)
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
@@ -983,8 +997,9 @@ def my_pre_norm_block(x, attn, mlp, ln1, ln2):
     return h + mlp(ln2(h))  # (B, L, E): the MLP likewise, with its own norm
 
 
-# %%
-check.pre_norm_block(my_pre_norm_block)
+# %% tags=["solution"]
+# record=False: the course's own solution does not count in your progress (see attn_course.progress()).
+check.pre_norm_block(my_pre_norm_block, record=False)
 
 # %% [markdown]
 # ### Exercise 2: append to the cache
@@ -994,13 +1009,13 @@ check.pre_norm_block(my_pre_norm_block)
 # order of the sequence, `(B, H, S + L, D)`. Then think about which wrong axes would still run without an error when
 # $S = L$ (`torch.cat` only needs the other axes to match), and why that makes them dangerous.
 
-# %%
+# %% tags=["exercise"] keep_output=false
 def my_append_to_cache(cache, new):
     """cache (B, H, S, D), new (B, H, L, D) -> (B, H, S + L, D): the cached positions first, then the new ones."""
     raise NotImplementedError("your code here")
 
 
-# %%
+# %% tags=["check"] keep_output=false
 check.append_to_cache(my_append_to_cache)
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
@@ -1009,8 +1024,9 @@ def my_append_to_cache(cache, new):
     return torch.cat([cache, new], dim=2)  # (B, H, S, D) + (B, H, L, D) -> (B, H, S + L, D): the past first
 
 
-# %%
-check.append_to_cache(my_append_to_cache)
+# %% tags=["solution"]
+# record=False: the course's own solution does not count in your progress (see attn_course.progress()).
+check.append_to_cache(my_append_to_cache, record=False)
 
 # %% [markdown]
 # ## Summary

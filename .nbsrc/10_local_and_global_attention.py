@@ -9,6 +9,8 @@
 # %% [markdown]
 # # 10 · Long sequences: local and global attention
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/attn-course/attention-step-by-step/blob/main/notebooks/10_local_and_global_attention.ipynb)
+#
 # Every query of dense attention scores every key, so a sequence twice as long costs four times the work and, if the
 # scores are stored, four times the memory. At a few hundred tokens nobody notices; at a book, a code base or an
 # hour of audio, the score matrix alone no longer fits in any machine. Yet in many layers of trained models a token
@@ -32,10 +34,21 @@
 #
 # **Prerequisites.** [04 · Scaled dot-product attention and masks](04_scaled_dot_product_attention_and_masks.ipynb)
 # (boolean masks, True = may attend; the $L \cdot S$ cost) and [07 · Multi-head attention](07_multi_head_attention.ipynb)
-# (the `MultiHeadAttention` module trained in section 6). Notebook 09 (the transformer block) helps for section 3,
+# (the `MultiHeadAttention` module, whose heads its section 6 sets by hand). Notebook 09 (the transformer block) helps for section 3,
 # which stacks layers.
 #
 # **Time.** About 50 minutes of study (the notebook runs in about half a minute on a laptop CPU).
+
+# %%
+# Only in Google Colab: install the course's helper package, attn_course, from GitHub. --no-deps keeps
+# Colab's own torch, NumPy and matplotlib as they are. Anywhere else (your laptop, Binder, CI) this does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "attn_course @ git+https://github.com/attn-course/attention-step-by-step"], check=True)
 
 # %%
 import math
@@ -803,7 +816,8 @@ for causal in (False, True):
 # %% [markdown]
 # ## Exercises
 #
-# Each exercise has a stub to edit, a check cell, and a hidden solution below it. Run the check after you edit the
+# Each exercise has a stub to edit and a check cell; in the course's own notebooks a hidden solution follows the
+# check (student copies leave it out). Run the check after you edit the
 # stub; it says whether the answer is right and, for the common mistakes, which one you made.
 # `check.hint("name")` shows one hint at a time, for example:
 
@@ -817,12 +831,12 @@ check.hint("sliding_window_mask")
 # may attend to key $j$: when $|i - j| \le$ `window`, and, if `causal`, also $j \le i$. A window of 0 means each
 # token sees only itself. Try it without scrolling up; the checker names the off-by-one and causal mix-ups.
 
-# %%
+# %% tags=["exercise"] keep_output=false
 def my_sliding_window_mask(L, window, causal=False):
     raise NotImplementedError("your code here")
 
 
-# %%
+# %% tags=["check"] keep_output=false
 check.sliding_window_mask(my_sliding_window_mask)
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
@@ -832,8 +846,9 @@ def my_sliding_window_mask(L, window, causal=False):
     return allowed & (offset >= 0) if causal else allowed  # causal: only j <= i
 
 
-# %%
-check.sliding_window_mask(my_sliding_window_mask)
+# %% tags=["solution"]
+# record=False: the course's own solution does not count in your progress (see attn_course.progress()).
+check.sliding_window_mask(my_sliding_window_mask, record=False)
 
 # %% [markdown]
 # ### Exercise 2: add a global token
@@ -842,12 +857,12 @@ check.sliding_window_mask(my_sliding_window_mask)
 # **new** mask in which token `position` may attend to every key and every query may attend to it. The caller's mask
 # must not change.
 
-# %%
+# %% tags=["exercise"] keep_output=false
 def my_add_global_token(mask, position):
     raise NotImplementedError("your code here")
 
 
-# %%
+# %% tags=["check"] keep_output=false
 check.add_global_token(my_add_global_token)
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
@@ -858,8 +873,9 @@ def my_add_global_token(mask, position):
     return out
 
 
-# %%
-check.add_global_token(my_add_global_token)
+# %% tags=["solution"]
+# record=False: the course's own solution does not count in your progress (see attn_course.progress()).
+check.add_global_token(my_add_global_token, record=False)
 
 # %% [markdown]
 # ## Summary

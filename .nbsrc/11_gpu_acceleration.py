@@ -9,6 +9,8 @@
 # %% [markdown]
 # # 11 · GPU acceleration: devices, timing, precision and the memory wall
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/attn-course/attention-step-by-step/blob/main/notebooks/11_gpu_acceleration.ipynb)
+#
 # Attention is two large matrix products with a softmax between them, and a GPU is a machine built for exactly that
 # kind of work: thousands of simple arithmetic units that all do the same thing to different numbers at once. It only
 # pays off under conditions, though. The work must be large and batched, the numbers must sit in the GPU's own memory
@@ -39,6 +41,17 @@
 #
 # **Time.** About 90 minutes of study: eight sections and two exercises, best taken in two sittings (sections 1-5,
 # then 6-8 and the exercises). The notebook itself runs in well under a minute on a laptop CPU.
+
+# %%
+# Only in Google Colab: install the course's helper package, attn_course, from GitHub. --no-deps keeps
+# Colab's own torch, NumPy and matplotlib as they are. Anywhere else (your laptop, Binder, CI) this does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "attn_course @ git+https://github.com/attn-course/attention-step-by-step"], check=True)
 
 # %%
 import json
@@ -1037,7 +1050,8 @@ else:
 #
 # ## Exercises
 #
-# Each exercise has a stub to edit, a check cell, and a hidden solution below it. The checker runs your function on
+# Each exercise has a stub to edit and a check cell; in the course's own notebooks a hidden solution follows the
+# check (student copies leave it out). The checker runs your function on
 # a few sizes and, for the usual mistakes, names the one you made. If you are stuck, `check.hint("name")` (with the
 # exercise's name, as in its check cell) gives one hint at a time; calling it again gives the next. There is an
 # example after the first exercise.
@@ -1049,12 +1063,12 @@ else:
 # `bytes_per_value` bytes. Then use it to answer for yourself: how many GB would the float32 scores of one layer take
 # for 8 sequences of 8192 tokens with 16 heads?
 
-# %%
+# %% tags=["exercise"] keep_output=false
 def my_score_matrix_bytes(batch, heads, L, S, bytes_per_value):
     raise NotImplementedError("your code here")
 
 
-# %%
+# %% tags=["check"] keep_output=false
 check.score_matrix_bytes(my_score_matrix_bytes)
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
@@ -1062,18 +1076,19 @@ def my_score_matrix_bytes(batch, heads, L, S, bytes_per_value):
     return batch * heads * L * S * bytes_per_value  # one score per (sequence, head, query, key)
 
 
-# %%
-check.score_matrix_bytes(my_score_matrix_bytes)
+# %% tags=["solution"]
+# record=False: the course's own solution does not count in your progress (see attn_course.progress()).
+check.score_matrix_bytes(my_score_matrix_bytes, record=False)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The answer to the question, in GB of $10^9$ bytes:
 
-# %%
+# %% tags=["solution"]
 print(f"8 sequences x 16 heads x 8192 x 8192 float32 scores: {my_score_matrix_bytes(8, 16, 8192, 8192, 4) / 1e9:.1f} GB")
 
 # %% [markdown]
 # The hints, one at a time, for the exercise you just finished (each call shows the next; after the last one the
-# checker points to the solution cell):
+# checker points to the solution):
 
 # %%
 check.hint("score_matrix_bytes")
@@ -1087,12 +1102,12 @@ check.hint("score_matrix_bytes")
 # per value (float16 or bfloat16), with $D = 64$ and with $D = 128$. Which is closer to an H100's ridge point of 295
 # FLOP per byte (section 8), and is either compute-bound?
 
-# %%
+# %% tags=["exercise"] keep_output=false
 def my_arithmetic_intensity(M, N, K, bytes_per_value):
     raise NotImplementedError("your code here")
 
 
-# %%
+# %% tags=["check"] keep_output=false
 check.arithmetic_intensity(my_arithmetic_intensity)
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
@@ -1102,13 +1117,14 @@ def my_arithmetic_intensity(M, N, K, bytes_per_value):
     return flops / moved
 
 
-# %%
-check.arithmetic_intensity(my_arithmetic_intensity)
+# %% tags=["solution"]
+# record=False: the course's own solution does not count in your progress (see attn_course.progress()).
+check.arithmetic_intensity(my_arithmetic_intensity, record=False)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The answers, against the ridge point computed in section 8:
 
-# %%
+# %% tags=["solution"]
 for D_ex in (64, 128):
     intensity_ex = my_arithmetic_intensity(4096, 4096, D_ex, 2)
     print(f"Q Kᵀ for one head, L = S = 4096, D = {D_ex:>3}, 2 bytes: {intensity_ex:6.1f} FLOP/byte "

@@ -9,6 +9,8 @@
 # %% [markdown]
 # # 12 · FlashAttention: online softmax, tiling, a Triton kernel
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/attn-course/attention-step-by-step/blob/main/notebooks/12_flash_attention.ipynb)
+#
 # Every attention layer in this course so far has built the whole score matrix, $L \times S$ numbers per head, then
 # turned it into weights and multiplied the weights by the values. Notebook 10 showed what that costs in memory at
 # long lengths. On a GPU it also costs time, even when it fits: the matrix is written to the GPU's main memory, read
@@ -36,6 +38,17 @@
 # `best_time` and `peak_memory_mb`). Notebook 11 (GPU acceleration) helps for sections 1, 6 and 7.
 #
 # **Time.** About 60 minutes of study (the notebook runs in under half a minute on a laptop CPU).
+
+# %%
+# Only in Google Colab: install the course's helper package, attn_course, from GitHub. --no-deps keeps
+# Colab's own torch, NumPy and matplotlib as they are. Anywhere else (your laptop, Binder, CI) this does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "attn_course @ git+https://github.com/attn-course/attention-step-by-step"], check=True)
 
 # %%
 import inspect
@@ -1015,7 +1028,8 @@ else:
 # %% [markdown]
 # ## Exercises
 #
-# Each exercise has a stub to edit, a check cell, and a hidden solution below it. Run the check after you edit the
+# Each exercise has a stub to edit and a check cell; in the course's own notebooks a hidden solution follows the
+# check (student copies leave it out). Run the check after you edit the
 # stub: it says whether your answer is right and, for the common mistakes, which one you made. If you are stuck,
 # `check.hint("name")` (with the exercise's name, as in its check cell) gives one hint at a time; calling it again
 # gives the next. There is an example after the first exercise.
@@ -1027,13 +1041,13 @@ else:
 # running maximum and a running sum of shape `(..., 1)` (use `keepdims=True`). The checker uses values near 800, so
 # the maximum must be subtracted, and lengths that the block size does not divide.
 
-# %%
+# %% tags=["exercise"] keep_output=false
 def my_online_softmax(x, block_size):
     """Softmax over the last axis of x (..., n), reading it in blocks; returns an array shaped like x."""
     raise NotImplementedError("your code here")
 
 
-# %%
+# %% tags=["check"] keep_output=false
 check.online_softmax(my_online_softmax)
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
@@ -1048,12 +1062,13 @@ def my_online_softmax(x, block_size):
     return np.exp(x - m) / total  # divide once, at the end
 
 
-# %%
-check.online_softmax(my_online_softmax)
+# %% tags=["solution"]
+# record=False: the course's own solution does not count in your progress (see attn_course.progress()).
+check.online_softmax(my_online_softmax, record=False)
 
 # %% [markdown]
 # The hints, one at a time, for the exercise you just finished (each call shows the next; after the last one the
-# checker points to the solution cell):
+# checker points to the solution):
 
 # %%
 check.hint("online_softmax")
@@ -1067,7 +1082,7 @@ check.hint("online_softmax")
 # checker starts from $m = -\infty$, $\ell = 0$, $a = 0$, runs your step over every key tile, and compares
 # `acc / l` with softmax attention.
 
-# %%
+# %% tags=["exercise"] keep_output=false
 def my_flash_step(q, k_tile, v_tile, m, l, acc):
     """One key tile of the flash loop: q (L, D), k_tile (b, D), v_tile (b, Dv), m and l (L, 1), acc (L, Dv).
 
@@ -1076,7 +1091,7 @@ def my_flash_step(q, k_tile, v_tile, m, l, acc):
     raise NotImplementedError("your code here")
 
 
-# %%
+# %% tags=["check"] keep_output=false
 check.flash_step(my_flash_step)
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
@@ -1088,8 +1103,9 @@ def my_flash_step(q, k_tile, v_tile, m, l, acc):
     return m_new, alpha * l + p.sum(dim=-1, keepdim=True), alpha * acc + p @ v_tile  # (L, b) @ (b, Dv) -> (L, Dv)
 
 
-# %%
-check.flash_step(my_flash_step)
+# %% tags=["solution"]
+# record=False: the course's own solution does not count in your progress (see attn_course.progress()).
+check.flash_step(my_flash_step, record=False)
 
 # %% [markdown]
 # ## Summary

@@ -13,6 +13,7 @@ from .masks import (
     with_global_tokens,
 )
 from .plotting import plot_attention, plot_mask
+from .progress_record import progress, reset_progress
 from .runtime import check_shape, device, set_seed
 from .similarity import cosine_scores, dot_scores
 from .softmax import logsumexp, softmax
@@ -33,6 +34,8 @@ __all__ = [
     "padding_mask",
     "plot_attention",
     "plot_mask",
+    "progress",
+    "reset_progress",
     "scaled_dot_product_attention",
     "set_seed",
     "sliding_window_mask",

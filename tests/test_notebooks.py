@@ -55,18 +55,68 @@ def test_template_setup_and_exercises(path):
     intro = "".join(nb["cells"][0]["source"])
     for part in ("Learning goals", "Prerequisites", "Time"):
         assert part in intro, f"the first cell should state {part!r}"
-    setup = "".join(code_cells(nb)[0]["source"])
+    setup = "".join(code_cells(nb)[1]["source"])  # code cell 0 is the Colab-only install
     for call in ("set_seed(0)", "torch.set_num_threads(1)", "torch.set_printoptions("):
         assert call in setup, f"the set-up cell should call {call}"
     cells = nb["cells"]
-    solutions = [i for i, c in enumerate(cells) if "solution" in tags(c)]
+    solutions = [i for i, c in enumerate(cells)
+                 if "solution" in tags(c) and c["metadata"].get("jupyter", {}).get("source_hidden")]
     assert len(solutions) >= (1 if path.name.startswith("00") else 2), "at least two exercises per concept notebook"
     for i in solutions:
-        assert cells[i]["metadata"].get("jupyter", {}).get("source_hidden"), f"solution cell {i} should be hidden"
+        assert cells[i]["cell_type"] == "code", f"solution cell {i} should be a code cell"
         after = next(c for c in cells[i + 1:] if c["cell_type"] == "code")
-        assert "check." in "".join(after["source"]), f"solution cell {i} should be followed by its check"
+        source = "".join(after["source"])
+        assert "check." in source and "record=False" in source, f"solution cell {i} should be followed by its check " \
+                                                               "with record=False (not counted in the learner's progress)"
+        assert "solution" in tags(after), f"tag the check after solution cell {i} solution (student copies leave it out)"
         result = "".join("".join(o.get("data", {}).get("text/plain", "")) for o in after["outputs"])
         assert "correct" in result and "✅" in result, f"the check after solution cell {i} should pass"
+        stub = max(j for j in range(i) if "exercise" in tags(cells[j]))
+        assert "NotImplementedError" in "".join(cells[stub]["source"]), f"exercise cell {stub} should be a stub"
+        for j in range(stub, i):  # the stub and the checks between it and the solution: cleared in student copies
+            if {"exercise", "check"} & set(tags(cells[j])):
+                assert cells[j]["metadata"].get("keep_output") is False, f"cell {j}: add keep_output=false"
+    for i, cell in enumerate(cells):  # other solution cells (e.g. the answer computed with the solution) follow one
+        if "solution" in tags(cell) and cell["cell_type"] == "code" and i not in solutions:
+            assert any(j < i for j in solutions), f"code cell {i} is tagged solution but comes before every solution"
+
+
+def repository_url():
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    return re.search(r'^Repository = "(https://github\.com/[^"]+)"', text, re.M).group(1)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_colab_badge_and_colab_only_install(path):
+    nb = load(path)
+    repo = repository_url().removeprefix("https://github.com/")
+    badge = f"(https://colab.research.google.com/github/{repo}/blob/main/notebooks/{path.name})"
+    assert badge in "".join(nb["cells"][0]["source"]), "the title cell should open this notebook in Colab"
+    colab = "".join(code_cells(nb)[0]["source"])
+    assert colab == "".join(code_cells(load(NOTEBOOKS[0]))[0]["source"]), "every notebook has the same Colab cell"
+    assert code_cells(nb)[0]["outputs"] == [], "outside Colab the cell prints nothing"
+    assert f"git+{repository_url()}" in colab
+
+
+def run_colab_cell(monkeypatch, in_colab):
+    import subprocess
+    import sys
+    import types
+
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda *args, **kwargs: calls.append((args, kwargs)))
+    if in_colab:
+        monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    exec("".join(code_cells(load(NOTEBOOKS[0]))[0]["source"]), {})
+    return calls
+
+
+def test_colab_cell_installs_attn_course_without_touching_torch_only_in_colab(monkeypatch):
+    assert run_colab_cell(monkeypatch, in_colab=False) == []
+    [(args, kwargs)] = run_colab_cell(monkeypatch, in_colab=True)
+    command = args[0]
+    assert command[1:4] == ["-m", "pip", "install"] and "--no-deps" in command and kwargs == {"check": True}
+    assert command[-1] == f"attn_course @ git+{repository_url()}" and not any("torch" in part for part in command)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -80,6 +130,10 @@ def test_readme_lists_every_notebook():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for path in NOTEBOOKS:
         assert f"(notebooks/{path.name})" in readme, f"README's table should link {path.name}"
+        colab = f"(https://colab.research.google.com/github/{repository_url().removeprefix('https://github.com/')}" \
+                f"/blob/main/notebooks/{path.name})"
+        row = next(line for line in readme.splitlines() if f"(notebooks/{path.name})" in line)
+        assert colab in row, f"README's row for {path.name} should have its Open in Colab badge"
 
 
 SOURCES = sorted((ROOT / ".nbsrc").glob("[0-9][0-9]_*.py"))
@@ -96,7 +150,7 @@ def test_source_script_and_notebook_are_in_sync(source):
 
     def cells(nb):
         return [(c["cell_type"], "".join(c["source"]).strip(), c["metadata"].get("tags", []),
-                 c["metadata"].get("jupyter", {})) for c in nb["cells"]]
+                 c["metadata"].get("jupyter", {}), c["metadata"].get("keep_output")) for c in nb["cells"]]
 
     built = json.loads(jupytext.writes(jupytext.read(source), fmt="ipynb"))
     stored = load(ROOT / "notebooks" / f"{source.stem}.ipynb")

@@ -10,6 +10,7 @@ version, names that mistake. It never raises into the notebook: every outcome is
 from __future__ import annotations
 
 import copy
+import functools
 import html
 import inspect
 import math
@@ -24,7 +25,9 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["Result", "Case", "run_cases", "Hints", "seeded"]
+from ..progress_record import CATALOGUE, record_result
+
+__all__ = ["Result", "Case", "run_cases", "Hints", "seeded", "checker"]
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _ICONS = {"correct": "✅", "not attempted": "⏳", "wrong": "❌", "hint": "💡"}
@@ -242,5 +245,36 @@ class Hints:
         n = self._shown.get(exercise, 0)
         self._shown[exercise] = min(n + 1, len(hints))
         if n >= len(hints):
-            return Result(exercise, "hint", "No more hints: open the hidden solution cell below the check.")
+            return Result(exercise, "hint", "No more hints. The course's own notebook has a hidden solution below this check; "
+                                          "in a student copy, ask your instructor.")
         return Result(exercise, "hint", f"Hint {n + 1} of {len(hints)}: {hints[n]}")
+
+
+def _record(notebook: str, exercise: str, result: Result) -> None:
+    try:
+        record_result(notebook, exercise, passed=bool(result))
+    except Exception as error:  # a read-only home directory must not break the exercise
+        warnings.warn(f"your progress could not be saved ({type(error).__name__}: {error}); the check itself "
+                      "is unaffected.", stacklevel=3)
+
+
+def checker(notebook: str) -> Callable:
+    """Register a checker as an exercise of ``notebook`` and record its verdicts in the learner's progress.
+
+    The decorated checker takes one more keyword, ``record`` (default True): the checks that follow the
+    course's own solutions pass ``record=False``, so only the learner's work counts. "Not attempted"
+    is never recorded.
+    """
+    def register(check: Callable[..., Result]) -> Callable[..., Result]:
+        CATALOGUE.setdefault(notebook, []).append(check.__name__)
+
+        @functools.wraps(check)
+        def check_and_record(*args, record: bool = True, **kwargs) -> Result:
+            result = check(*args, **kwargs)
+            if record and result.status in ("correct", "wrong"):
+                _record(notebook, check.__name__, result)
+            return result
+
+        return check_and_record
+
+    return register

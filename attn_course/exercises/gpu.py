@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .core import Case, Hints, Result, run_cases
+from .core import Case, Hints, Result, checker, run_cases
 
 __all__ = ["score_matrix_bytes", "arithmetic_intensity", "hint"]
+
+NOTEBOOK = "11_gpu_acceleration"  # where these exercises are set; the progress record files them under it
 
 hint = Hints({
     "score_matrix_bytes": [
@@ -30,6 +32,7 @@ def _units(expected: float) -> dict[str, float]:
             f"dividing.": expected / size for unit, size in (("GB", 1e9), ("GiB", 2**30), ("MB", 1e6), ("MiB", 2**20))}
 
 
+@checker(NOTEBOOK)
 def score_matrix_bytes(fn: Callable) -> Result:
     """Check ``fn(batch, heads, L, S, bytes_per_value)`` -> the bytes of one layer's attention scores."""
     cases = []
@@ -45,6 +48,7 @@ def score_matrix_bytes(fn: Callable) -> Result:
     return run_cases("score_matrix_bytes", fn, cases, atol=0.0, rtol=1e-9)
 
 
+@checker(NOTEBOOK)
 def arithmetic_intensity(fn: Callable) -> Result:
     """Check ``fn(M, N, K, bytes_per_value)`` -> FLOPs per byte of ``C = A @ B``, A (M, K), B (K, N)."""
     cases = []

@@ -6,9 +6,11 @@ from collections.abc import Callable
 
 import torch
 
-from .core import Case, Hints, Result, run_cases, seeded
+from .core import Case, Hints, Result, checker, run_cases, seeded
 
 __all__ = ["sliding_window_mask", "add_global_token", "hint"]
+
+NOTEBOOK = "10_local_and_global_attention"  # where these exercises are set; the progress record files them under it
 
 hint = Hints({
     "sliding_window_mask": [
@@ -31,6 +33,7 @@ def _window(L: int, window: int, causal: bool, keep=lambda off, w: off.abs() <= 
     return allowed & (offset >= 0) if causal else allowed
 
 
+@checker(NOTEBOOK)
 def sliding_window_mask(fn: Callable) -> Result:
     """Check ``fn(L, window, causal)`` -> bool ``(L, L)``: True where ``|i - j| <= window`` (and ``j <= i`` if causal)."""
     cases = []
@@ -53,6 +56,7 @@ def sliding_window_mask(fn: Callable) -> Result:
     return run_cases("sliding_window_mask", fn, cases)
 
 
+@checker(NOTEBOOK)
 def add_global_token(fn: Callable) -> Result:
     """Check ``fn(mask, position)`` -> a copy of the ``(L, L)`` mask with row and column ``position`` all True."""
     g = seeded(100)

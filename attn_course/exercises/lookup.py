@@ -6,9 +6,11 @@ from collections.abc import Callable
 
 import torch
 
-from .core import Case, Hints, Result, run_cases, seeded
+from .core import Case, Hints, Result, checker, run_cases, seeded
 
 __all__ = ["soft_lookup", "kernel_weights", "hint"]
+
+NOTEBOOK = "03_attention_as_soft_lookup"  # where these exercises are set; the progress record files them under it
 
 hint = Hints({
     "soft_lookup": [
@@ -24,6 +26,7 @@ hint = Hints({
 }).hint
 
 
+@checker(NOTEBOOK)
 def soft_lookup(fn: Callable) -> Result:
     """Check ``fn(queries, keys, values)`` -> ``softmax(queries keysᵀ) values``, shapes (L, E), (S, E), (S, Ev)."""
     g = seeded(30)
@@ -46,6 +49,7 @@ def soft_lookup(fn: Callable) -> Result:
     return run_cases("soft_lookup", fn, cases)
 
 
+@checker(NOTEBOOK)
 def kernel_weights(fn: Callable) -> Result:
     """Check ``fn(x_query, x_keys, bandwidth)`` -> Gaussian (Nadaraya–Watson) weights ``(L, S)``."""
     g = seeded(31)

@@ -8,9 +8,11 @@ from collections.abc import Callable
 import torch
 
 from ..softmax import softmax
-from .core import Case, Hints, Result, run_cases, seeded
+from .core import Case, Hints, Result, checker, run_cases, seeded
 
 __all__ = ["scaled_dot_product_attention", "causal_mask", "padding_mask", "hint"]
+
+NOTEBOOK = "04_scaled_dot_product_attention_and_masks"  # where these exercises are set; the progress record files them under it
 
 hint = Hints({
     "scaled_dot_product_attention": [
@@ -66,6 +68,7 @@ def _sdpa_versions(q, k, v, mask):
     return attend(scores / math.sqrt(E))[0], faulty
 
 
+@checker(NOTEBOOK)
 def scaled_dot_product_attention(fn: Callable) -> Result:
     """Check ``fn(q, k, v, mask=None)`` -> attention output ``(B, L, Ev)``; mask True = may attend."""
     g = seeded(40)
@@ -85,6 +88,7 @@ def scaled_dot_product_attention(fn: Callable) -> Result:
     return run_cases("scaled_dot_product_attention", fn, cases)
 
 
+@checker(NOTEBOOK)
 def causal_mask(fn: Callable) -> Result:
     """Check ``fn(L)`` -> boolean ``(L, L)``, True where key j <= query i."""
     cases = []
@@ -100,6 +104,7 @@ def causal_mask(fn: Callable) -> Result:
     return run_cases("causal_mask", fn, cases)
 
 
+@checker(NOTEBOOK)
 def padding_mask(fn: Callable) -> Result:
     """Check ``fn(lengths, max_len)`` -> boolean ``(B, max_len)``, True at real tokens."""
     cases = []

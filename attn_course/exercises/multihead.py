@@ -6,9 +6,11 @@ from collections.abc import Callable
 
 import torch
 
-from .core import Case, Hints, Result, run_cases, seeded
+from .core import Case, Hints, Result, checker, run_cases, seeded
 
 __all__ = ["split_heads", "merge_heads", "hint"]
+
+NOTEBOOK = "07_multi_head_attention"  # where these exercises are set; the progress record files them under it
 
 hint = Hints({
     "split_heads": [
@@ -29,6 +31,7 @@ _CONTIGUOUS = ("After transpose the tensor is not contiguous, so .view cannot jo
                "use .reshape(B, L, H * D) or .contiguous().view(B, L, H * D).")
 
 
+@checker(NOTEBOOK)
 def split_heads(fn: Callable) -> Result:
     """Check ``fn(x, num_heads)`` -> ``(B, H, L, D)``: head h gets columns ``h·D .. (h+1)·D - 1`` of every token."""
     g = seeded(70)
@@ -51,6 +54,7 @@ def split_heads(fn: Callable) -> Result:
     return run_cases("split_heads", fn, cases)
 
 
+@checker(NOTEBOOK)
 def merge_heads(fn: Callable) -> Result:
     """Check ``fn(x)`` -> ``(B, L, H·D)``: the inverse of split_heads."""
     g = seeded(71)

@@ -7,9 +7,11 @@ from collections.abc import Callable
 
 import torch
 
-from .core import Case, Hints, Result, run_cases, seeded
+from .core import Case, Hints, Result, checker, run_cases, seeded
 
 __all__ = ["self_attention", "causal_self_attention", "hint"]
+
+NOTEBOOK = "06_self_attention_and_positions"  # where these exercises are set; the progress record files them under it
 
 hint = Hints({
     "self_attention": [
@@ -77,11 +79,13 @@ def _check(name: str, fn: Callable, causal: bool) -> Result:
     return run_cases(name, fn, cases)
 
 
+@checker(NOTEBOOK)
 def self_attention(fn: Callable) -> Result:
     """Check ``fn(x, W_q, W_k, W_v)`` -> ``softmax((x W_qᵀ)(x W_kᵀ)ᵀ / sqrt(D)) x W_vᵀ``: (B, L, E) -> (B, L, D)."""
     return _check("self_attention", fn, causal=False)
 
 
+@checker(NOTEBOOK)
 def causal_self_attention(fn: Callable) -> Result:
     """Check ``fn(x, W_q, W_k, W_v)`` -> self-attention where token i sees tokens 0..i only."""
     return _check("causal_self_attention", fn, causal=True)

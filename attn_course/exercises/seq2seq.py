@@ -7,9 +7,11 @@ from collections.abc import Callable
 import torch
 
 from ..softmax import softmax
-from .core import Case, Hints, Result, run_cases, seeded
+from .core import Case, Hints, Result, checker, run_cases, seeded
 
 __all__ = ["additive_scores", "source_softmax", "attention_context", "hint"]
+
+NOTEBOOK = "05_attention_in_rnn_encoder_decoders"  # where these exercises are set; the progress record files them under it
 
 hint = Hints({
     "additive_scores": [
@@ -38,6 +40,7 @@ def _inputs(seed: int, B: int = 3, S: int = 6, E: int = 5):
     return g, mask
 
 
+@checker(NOTEBOOK)
 def additive_scores(fn: Callable) -> Result:
     """Check ``fn(query, keys, W_q, W_k, v)`` -> ``vᵀ tanh(W_q q + W_k k)``: (B, Eq), (B, S, Ek) -> (B, S)."""
     g = seeded(50)
@@ -63,6 +66,7 @@ def additive_scores(fn: Callable) -> Result:
     return run_cases("additive_scores", fn, cases)
 
 
+@checker(NOTEBOOK)
 def source_softmax(fn: Callable) -> Result:
     """Check ``fn(scores, mask)`` -> weights over the source steps, zero at padding: (B, S), (B, S) -> (B, S)."""
     cases = []
@@ -86,6 +90,7 @@ def source_softmax(fn: Callable) -> Result:
     return run_cases("source_softmax", fn, cases)
 
 
+@checker(NOTEBOOK)
 def attention_context(fn: Callable) -> Result:
     """Check ``fn(query, keys, values, mask)`` -> dot-score context ``(B, Ev)`` for (B, E), (B, S, E), (B, S, Ev)."""
     cases = []

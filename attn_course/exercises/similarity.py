@@ -6,9 +6,11 @@ from collections.abc import Callable
 
 import torch
 
-from .core import Case, Hints, Result, run_cases, seeded
+from .core import Case, Hints, Result, checker, run_cases, seeded
 
 __all__ = ["dot_scores", "cosine_scores", "hint"]
+
+NOTEBOOK = "01_dot_products_and_similarity"  # where these exercises are set; the progress record files them under it
 
 hint = Hints({
     "dot_scores": [
@@ -24,6 +26,7 @@ hint = Hints({
 }).hint
 
 
+@checker(NOTEBOOK)
 def dot_scores(fn: Callable) -> Result:
     """Check ``fn(Q, K)`` -> ``Q Kᵀ`` for NumPy arrays ``(..., L, E)`` and ``(..., S, E)``."""
     cases = []
@@ -40,6 +43,7 @@ def dot_scores(fn: Callable) -> Result:
     return run_cases("dot_scores", fn, cases, atol=1e-10, rtol=1e-10)
 
 
+@checker(NOTEBOOK)
 def cosine_scores(fn: Callable) -> Result:
     """Check ``fn(Q, K)`` -> cosine similarities, torch tensors ``(..., L, E)``, ``(..., S, E)``."""
     cases = []

@@ -1,0 +1,41 @@
+"""binder/: what mybinder.org installs. Binder itself cannot run here (it builds a Docker image), so these tests
+check the configuration against the files it must agree with."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def lines(path):
+    return [line.split(" #")[0].strip() for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.lstrip().startswith("#")]
+
+
+def test_binder_installs_a_cpu_build_of_the_torch_ci_tests():
+    requirements = lines(ROOT / "binder" / "requirements.txt")
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in requirements
+    [torch] = [r for r in requirements if r.startswith("torch")]
+    ci_version = re.search(r"pip install --quiet torch==([\d.]+)", (ROOT / ".ci" / "run").read_text()).group(1)
+    assert torch == f"torch=={ci_version}+cpu", "Binder should run the PyTorch version CI tests, in its CPU build"
+
+
+def test_binder_then_installs_what_a_learner_installs():
+    assert "-r ../requirements.txt" in lines(ROOT / "binder" / "requirements.txt")  # relative to binder/
+    learner = lines(ROOT / "requirements.txt")
+    assert "-e ." in learner and any(r.startswith("jupyterlab") for r in learner)
+
+
+def test_binder_python_is_one_the_package_supports():
+    runtime = (ROOT / "binder" / "runtime.txt").read_text().strip()
+    major, minor = map(int, re.fullmatch(r"python-(\d+)\.(\d+)", runtime).groups())
+    lowest = re.search(r'requires-python = ">=(\d+)\.(\d+)"', (ROOT / "pyproject.toml").read_text()).groups()
+    assert (major, minor) >= tuple(map(int, lowest))
+
+
+def test_readme_binder_badge_opens_this_repository():
+    repository = re.search(r'^Repository = "https://github\.com/([^"]+)"', (ROOT / "pyproject.toml").read_text(),
+                           re.M).group(1)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"https://mybinder.org/v2/gh/{repository}/main?urlpath=lab/tree/notebooks" in readme
+    assert "(https://colab.research.google.com/github/" + repository + "/blob/main/notebooks/00_welcome.ipynb)" in readme
