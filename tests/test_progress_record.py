@@ -46,7 +46,8 @@ def test_checkers_record_the_learners_verdicts_only(record):
     assert stub.status == "not attempted"
     assert set(entries(record)) == {"02_softmax/softmax"}
     assert check.softmax(lambda x: torch.softmax(x, -1))
-    assert entries(record)["02_softmax/softmax"] == {**entries(record)["02_softmax/softmax"], "passed": True, "tries": 2}
+    entry = entries(record)["02_softmax/softmax"]
+    assert entry["passed"] and entry["tries"] == 2
     shown = progress()
     assert shown.passed == ["02_softmax/softmax"]
     assert "1 of 28 exercises passed" in repr(shown) and "02_softmax: ✅ softmax, ⬜ softmax_temperature" in repr(shown)
@@ -55,7 +56,6 @@ def test_checkers_record_the_learners_verdicts_only(record):
 
 def test_progress_lists_every_exercise_even_with_no_record(record):
     shown = progress()
-    assert not record.exists() or entries(record) == {}
     assert len(shown.rows) == sum(len(v) for v in CATALOGUE.values())
     assert {status for *_, status, _ in shown.rows} == {"not tried"}
 
