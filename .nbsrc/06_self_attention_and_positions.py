@@ -672,8 +672,9 @@ for w in ("dog", "bites", "man"):
 
 # %% [markdown]
 # RoPE is the position scheme of Llama and the models built like it (Mistral, Qwen, Gemma, and many more);
-# notebook 13 (planned) finds it inside a real pretrained model. Its relative form also makes tricks for longer contexts
-# possible, such as rescaling the angles to stretch a trained model to longer inputs.
+# [notebook 13](13_attention_in_pretrained_models.ipynb) runs it inside a real pretrained model. Its relative form
+# also makes tricks for longer contexts possible, such as rescaling the angles to stretch a trained model to longer
+# inputs.
 #
 # ## Exercises
 #

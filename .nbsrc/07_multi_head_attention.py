@@ -725,7 +725,7 @@ plt.show()
 #
 # These heads were set by hand to make the point readable. A freshly initialised module gives nearly uniform
 # weights; trained models do learn heads like these (previous-token heads, induction heads, heads that park on the
-# first token: Clark et al. 2019, Olsson et al. 2022), and notebook 13 (planned) looks inside a real one.
+# first token: Clark et al. 2019, Olsson et al. 2022), and [notebook 13](13_attention_in_pretrained_models.ipynb) finds them in a real one.
 #
 # ## 7. Grouped-query and multi-query attention
 #

@@ -766,7 +766,8 @@ print("with the global token the loss is below 0.1 within 100 steps:", solved_at
 # fact from beyond its reach in one step, and stacking layers only helps when something along the way carries the
 # fact forward. Xiao et al. (2023) found a related effect in trained models: they park a lot of attention on the
 # first tokens, and a sliding-window cache that evicts them breaks down, while keeping just those few first tokens
-# ("attention sinks") beside the window restores it.
+# ("attention sinks") beside the window restores it; [notebook 13](13_attention_in_pretrained_models.ipynb) measures
+# this in a real model.
 #
 # ### Local and global, without the dense matrix
 #

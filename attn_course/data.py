@@ -5,6 +5,8 @@
   character at a time.
 - The shapes task (notebook 08): 32×32 pictures of coloured shapes, with questions about them.
 - The sorting task (notebook 09): digit strings to write out in order.
+- Texts for the pretrained models (notebook 13): a small help-desk corpus to search, with queries that
+  share almost no words with their answers, and a short story to measure a language model's loss on.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import torch
 __all__ = ["CharVocab", "DATE_FORMATS", "format_date", "random_dates", "TranslationSplit", "TranslationTask",
            "make_date_task", "make_copy_task", "encode_pairs", "pad_sequences", "SOURCE_CHARACTERS",
            "SHAPE_COLOURS", "SHAPE_KINDS", "QUADRANTS", "QUESTION_TEMPLATES", "draw_shapes", "ShapesSplit",
-           "ShapesTask", "make_shapes_task", "SortTask", "make_sort_task"]
+           "ShapesTask", "make_shapes_task", "SortTask", "make_sort_task", "SEARCH_CORPUS", "SEARCH_QUERIES", "STORY"]
 
 PAD, BOS, EOS = "<pad>", "<bos>", "<eos>"
 FIRST_DAY, LAST_DAY = dt.date(1950, 1, 1), dt.date(2049, 12, 31)  # two-digit years are unambiguous here
@@ -369,3 +371,87 @@ def make_sort_task(n_train: int = 20_000, n_test: int = 1_000, length: int = 8, 
     vocab = CharVocab(string.digits + ">")
     ids = torch.tensor([vocab.encode(s + ">" + "".join(sorted(s))) for s in strings], dtype=torch.long)
     return SortTask(vocab, length, ids[:n_train], ids[n_train:])
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Texts for notebook 13, written for this course
+# ---------------------------------------------------------------------------------------------------------------------
+
+# (topic, text): eight topics of five short help-desk answers each.
+SEARCH_CORPUS: list[tuple[str, str]] = [
+    ("cooking", "Let the dough rest in a warm place until it has doubled in size before you bake the loaf."),
+    ("cooking", "Sear the steak in a very hot pan for two minutes on each side, then let it rest."),
+    ("cooking", "Add a pinch of salt to the water before you boil the pasta."),
+    ("cooking", "Whisk the egg whites until they hold stiff peaks, then fold them gently into the batter."),
+    ("cooking", "A slow cooker turns cheap, tough cuts of beef tender after eight hours on low."),
+    ("travel", "Book train tickets early: fares between the big cities rise as the departure date nears."),
+    ("travel", "Most airlines let you take one small bag into the cabin free of charge."),
+    ("travel", "Check that your passport is valid for at least six months after the date you arrive."),
+    ("travel", "To beat jet lag, get outside in daylight on your first morning in the new time zone."),
+    ("travel", "Hostels with shared dormitories are the cheapest places to sleep in most European capitals."),
+    ("computers", "If your notebook runs hot, clean the dust out of its fan and vents and keep it on a hard surface."),
+    ("computers", "Restart the router when the wireless network keeps dropping out."),
+    ("computers", "Use a password manager so that every account gets a long, different password."),
+    ("computers", "Back up your photos to an external drive and to a cloud service, in case one of them fails."),
+    ("computers", "Close the browser tabs you are not using to free memory on an older machine."),
+    ("health", "Adults should aim for seven to nine hours of sleep every night."),
+    ("health", "Drink water regularly during exercise, especially on hot days."),
+    ("health", "Wash your hands with soap for twenty seconds to stop colds from spreading."),
+    ("health", "A brisk thirty-minute walk most days lowers blood pressure."),
+    ("health", "See a doctor if a fever lasts longer than three days."),
+    ("gardening", "Water tomato plants at the base in the early morning, not on their leaves."),
+    ("gardening", "Plant tulip bulbs in autumn, about three times as deep as the bulb is tall."),
+    ("gardening", "Prune roses in late winter, just before the new shoots appear."),
+    ("gardening", "Compost kitchen scraps and dry leaves together to make rich soil for the flower beds."),
+    ("gardening", "Slugs eat young lettuce; a ring of crushed eggshells keeps many of them away."),
+    ("money", "Put a small part of every salary into a savings account before you spend anything."),
+    ("money", "Pay off the credit card with the highest interest rate first."),
+    ("money", "An index fund spreads your investment over hundreds of companies at a low fee."),
+    ("money", "Compare energy suppliers once a year; switching often cuts the bill."),
+    ("money", "Keep an emergency fund worth three months of expenses."),
+    ("pets", "Puppies need to go outside to relieve themselves every two hours."),
+    ("pets", "Cats scratch furniture less when they have a tall scratching post of their own."),
+    ("pets", "Chocolate and grapes are poisonous to dogs."),
+    ("pets", "Clean the aquarium filter every month and change a quarter of the water every week."),
+    ("pets", "Brush a long-haired cat several times a week to prevent matted fur."),
+    ("music", "Tune the guitar before every practice session, starting from the low E string."),
+    ("music", "Practise scales slowly with a metronome, then raise the tempo a little each day."),
+    ("music", "A pianist's wrists should stay relaxed and level with the keys."),
+    ("music", "Singers warm up their voice with humming and gentle slides before a performance."),
+    ("music", "Learn to read sheet music by naming the notes on the lines and spaces of the staff."),
+]
+
+# (query, index of the answer in SEARCH_CORPUS): each asks for one answer in other words.
+SEARCH_QUERIES: list[tuple[str, int]] = [
+    ("My laptop is overheating, what should I do?", 10),
+    ("How long should grown-ups sleep?", 15),
+    ("Which foods must I never give my dog?", 32),
+    ("When is the right time to cut back rose bushes?", 22),
+    ("How can I make my meat juicy?", 1),
+    ("I keep losing my internet connection.", 11),
+    ("How much cash should I keep aside for a crisis?", 29),
+    ("I feel exhausted after a long flight across the world.", 8),
+    ("How do I stop my kitten ruining the sofa?", 31),
+    ("What makes bread rise?", 0),
+]
+
+STORY = """The lighthouse keeper woke before dawn, as he had every morning for thirty years. He climbed the \
+spiral stairs, counting the steps out of habit, and checked the lamp, the lens and the clockwork that turned them. \
+Outside, the sea was calm and grey, and a thin fog lay over the harbour. He wrote the time, the weather and the \
+state of the light in his logbook, in the same careful hand his father had taught him.
+
+After breakfast he walked down to the village to buy bread, fish and oil. The baker asked about the fog; the \
+fisherman complained about the price of nets; the schoolteacher wanted to know whether the children could visit \
+the tower again before winter. He said yes to all of them, because the tower was the only thing in the village \
+that everyone shared, and he liked to see it used.
+
+In the afternoon the wind rose from the west. By evening the waves were breaking over the rocks below the tower, \
+and the rain came in long, slanting lines. He lit the lamp early, wound the clockwork, and sat by the window with \
+a cup of tea, watching the beam sweep across the water. Somewhere out there, he knew, a small boat was trying to \
+find its way home.
+
+Near midnight he saw it: a single light, rising and falling on the waves, far to the south of the safe channel. \
+He took the signal lantern, climbed to the gallery and flashed the old warning his father had taught him, three \
+short and one long, again and again. For a long time nothing changed. Then, slowly, the small light turned north, \
+found the channel and crept towards the harbour.
+"""

@@ -8,6 +8,7 @@ the key/value heads and ``Ekv = Hkv·D`` for their total width).
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -15,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .masks import causal_mask
+from .positions import rotary_tables, rotate
 from .runtime import check_shape
 from .softmax import softmax
 
@@ -31,6 +33,13 @@ def kv_cache_bytes(num_layers: int, batch: int, seq_len: int, num_kv_heads: int,
     return 2 * num_layers * batch * seq_len * num_kv_heads * head_dim * bytes_per_value
 
 
+@functools.lru_cache(maxsize=16)
+def _rope_tables(start: int, L: int, D: int, base: float, dtype: torch.dtype, device: torch.device):
+    """Rotary cosines and sines for positions ``start .. start + L - 1``, computed once for all the layers of a step."""
+    cos, sin = rotary_tables(torch.arange(start, start + L), D, base, dtype)  # (L, D) each, on the CPU
+    return cos.to(device), sin.to(device)
+
+
 class KVCache:
     """The keys and values one attention layer has seen so far, each ``(B, Hkv, S, D)`` (notebook 09).
 
@@ -42,6 +51,7 @@ class KVCache:
     def __init__(self) -> None:
         self.keys: torch.Tensor | None = None
         self.values: torch.Tensor | None = None
+        self.seen = 0  # positions appended so far: the position of the next token (a cache that evicts holds fewer)
 
     def __len__(self) -> int:
         """How many positions are cached."""
@@ -55,6 +65,7 @@ class KVCache:
             check_shape(k, "B H L D", name="k", B=self.keys.size(0), H=self.keys.size(1), D=self.keys.size(3))
             self.keys = torch.cat([self.keys, k], dim=2)  # (B, Hkv, S, D) + (B, Hkv, L, D) -> (B, Hkv, S + L, D)
             self.values = torch.cat([self.values, v], dim=2)
+        self.seen += k.size(2)
         return self.keys, self.values
 
 
@@ -71,6 +82,10 @@ class MultiHeadAttention(nn.Module):
             attention; 1 is multi-query attention). Default ``H``.
         use_sdpa: take the fast path through ``torch.nn.functional.scaled_dot_product_attention``
             (it cannot return weights: with ``need_weights=True`` the manual path runs).
+        rope_base: rotate queries and keys by their positions (rotary embeddings, notebook 06, with this
+            base) after splitting them into heads, before the cache: self-attention only. Positions count
+            from the cache's ``seen`` (0 without a cache). Introduced in notebook 13 (Llama-style models).
+        rope_dtype: the precision of the rotation angles (see :func:`attn_course.positions.apply_rotary`).
 
     ``forward(query (B, L, E), key (B, S, kdim), value (B, S, vdim), attn_mask=None, is_causal=False,
     need_weights=False, average_attn_weights=True, kv_cache=None)`` returns ``(output (B, L, E), weights)``:
@@ -83,7 +98,8 @@ class MultiHeadAttention(nn.Module):
 
     def __init__(self, embed_dim: int, num_heads: int, bias: bool = True, kdim: int | None = None,
                  vdim: int | None = None, dropout: float = 0.0, num_kv_heads: int | None = None,
-                 use_sdpa: bool = False) -> None:
+                 use_sdpa: bool = False, rope_base: float | None = None,
+                 rope_dtype: torch.dtype = torch.float64) -> None:
         super().__init__()
         num_kv_heads = num_kv_heads or num_heads
         if embed_dim % num_heads:
@@ -93,6 +109,12 @@ class MultiHeadAttention(nn.Module):
         self.embed_dim, self.num_heads, self.num_kv_heads = embed_dim, num_heads, num_kv_heads
         self.head_dim = embed_dim // num_heads
         self.dropout, self.use_sdpa, self.trace = dropout, use_sdpa, False
+        self.rope_base, self.rope_dtype = rope_base, rope_dtype
+        if rope_base is not None and not (isinstance(rope_base, (int, float)) and rope_base > 1):
+            raise ValueError(f"rope_base: expected a number > 1 (10000 in RoFormer), got {rope_base!r}")
+        if rope_base is not None and self.head_dim % 2:
+            raise ValueError(f"rope_base: rotary embeddings turn pairs of coordinates, so the head width "
+                             f"embed_dim / num_heads must be even, got {self.head_dim}")
         self.q_proj = nn.Linear(embed_dim, embed_dim, bias=bias)
         self.k_proj = nn.Linear(kdim or embed_dim, num_kv_heads * self.head_dim, bias=bias)
         self.v_proj = nn.Linear(vdim or embed_dim, num_kv_heads * self.head_dim, bias=bias)
@@ -140,20 +162,23 @@ class MultiHeadAttention(nn.Module):
         kv_width = "B S E" if self.num_kv_heads == self.num_heads else "B S Ekv"  # Ekv = Hkv·D
         k = self._split(self._show("k = k_proj(key)", self.k_proj(key), kv_width), self.num_kv_heads, "k")
         v = self._split(self._show("v = v_proj(value)", self.v_proj(value), kv_width), self.num_kv_heads, "v")
+        if self.rope_base is not None:
+            q, k = self._rotate(q, k, kv_cache)
         if kv_cache is not None:  # the cached positions first, then the new ones: (B, Hkv, S_cached + S, D)
             k, v = kv_cache.update(k, v)
             S = k.size(2)
         mask = self._mask(attn_mask, B, L, S)
-        if is_causal:  # top-left, as PyTorch's; with a cache the queries are the last L of S positions
+        fast = self.use_sdpa and not need_weights
+        sdpa_causal = is_causal and fast and kv_cache is None  # SDPA's own top-left mask, the same as ours
+        if is_causal and not sdpa_causal and (kv_cache is None or L > 1):  # one query after a cache sees every key
             mask = causal_mask(L, S, device=query.device, align="top-left" if kv_cache is None else "bottom-right")
         dropout = self.dropout if self.training else 0.0
-        fast = self.use_sdpa and not need_weights
         if self.num_kv_heads != self.num_heads and not fast:  # each key/value head serves a group of query heads
             group = self.num_heads // self.num_kv_heads
             k = self._show("k: repeat each head for its group", k.repeat_interleave(group, dim=1), "B H S D")
             v = self._show("v: repeat each head for its group", v.repeat_interleave(group, dim=1), "B H S D")
         if fast:  # one fused call, no weights; enable_gqa shares key/value heads without copying them
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout,
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=sdpa_causal,
                                                  enable_gqa=self.num_kv_heads != self.num_heads)
             weights = None
         else:
@@ -164,6 +189,17 @@ class MultiHeadAttention(nn.Module):
         if not need_weights:
             return out, None
         return out, weights.mean(dim=1) if average_attn_weights else weights
+
+    def _rotate(self, q, k, kv_cache):
+        """Rotary embeddings: turn each query and key by its position, counted on from what the cache has seen."""
+        if q.size(2) != k.size(2):
+            raise ValueError(f"key: rotary embeddings need self-attention (one position per query and key), got "
+                             f"L={q.size(2)} queries and S={k.size(2)} keys")
+        start = kv_cache.seen if kv_cache is not None else 0  # the new tokens sit at start .. start + L - 1
+        cos, sin = _rope_tables(start, q.size(2), self.head_dim, self.rope_base, self.rope_dtype, q.device)  # (L, D)
+        q = self._show("q: rotated by position (RoPE)", rotate(q, cos, sin), "B H L D")
+        k = self._show("k: rotated by position (RoPE)", rotate(k, cos, sin), "B Hkv S D")
+        return q, k
 
     def _attend(self, q, k, v, mask, dropout):
         """The manual path: scores scaled by the head width D, masked, softmax, weighted values."""

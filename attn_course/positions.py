@@ -11,7 +11,7 @@ import torch
 
 from .runtime import require_floating, require_int
 
-__all__ = ["sinusoidal_positions", "rotary_angles", "apply_rotary"]
+__all__ = ["sinusoidal_positions", "rotary_angles", "rotary_tables", "rotate", "apply_rotary"]
 
 
 def sinusoidal_positions(L: int, E: int, base: float = 10_000.0) -> torch.Tensor:
@@ -33,16 +33,35 @@ def sinusoidal_positions(L: int, E: int, base: float = 10_000.0) -> torch.Tensor
     return pe[:, :E].float()
 
 
-def rotary_angles(positions: torch.Tensor, D: int, base: float = 10_000.0) -> torch.Tensor:
-    """Rotation angles ``(L, D/2)``: position ``p`` turns pair ``i`` by ``p · base^(-2i/D)``."""
+def rotary_angles(positions: torch.Tensor, D: int, base: float = 10_000.0,
+                  dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """Rotation angles ``(L, D/2)``: position ``p`` turns pair ``i`` by ``p / base^(2i/D)``, computed in ``dtype``."""
     D = require_int("D", D, 2)
     if D % 2:
         raise ValueError(f"D: rotary embeddings rotate pairs of coordinates, so D must be even, got {D}")
-    theta = base ** (-torch.arange(0, D, 2, dtype=torch.float64) / D)  # (D/2,)
-    return positions.to(torch.float64)[:, None] * theta[None, :]  # (L, 1) * (1, D/2) -> (L, D/2)
+    if dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"dtype: expected torch.float32 or torch.float64, got {dtype}")
+    theta = 1.0 / base ** (torch.arange(0, D, 2, dtype=dtype) / D)  # (D/2,): 1 down to ~1/base
+    return positions.to(dtype)[:, None] * theta[None, :]  # (L, 1) * (1, D/2) -> (L, D/2)
 
 
-def apply_rotary(x: torch.Tensor, positions: torch.Tensor | None = None, base: float = 10_000.0) -> torch.Tensor:
+def rotary_tables(positions: torch.Tensor, D: int, base: float = 10_000.0,
+                  dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, torch.Tensor]:
+    """The cosines and sines of the rotary angles, ``(L, D)`` each in ``dtype``: pair ``i``'s angle at ``i`` and ``i + D/2``."""
+    angle = rotary_angles(positions, D, base, dtype)  # (L, D/2)
+    return torch.cat([angle.cos()] * 2, -1), torch.cat([angle.sin()] * 2, -1)  # (L, D) each
+
+
+def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Turn each pair ``(x[..., i], x[..., i + D/2])`` of ``x (..., L, D)`` by angles given as ``cos``, ``sin`` ``(L, D)``."""
+    D = x.size(-1)
+    x1, x2 = x[..., : D // 2], x[..., D // 2:]
+    rotated_half = torch.cat([-x2, x1], dim=-1)  # (x1, x2) -> (-x2, x1): a quarter turn of every pair
+    return x * cos.to(x.dtype) + rotated_half * sin.to(x.dtype)  # each pair (x1, x2) turned by its angle
+
+
+def apply_rotary(x: torch.Tensor, positions: torch.Tensor | None = None, base: float = 10_000.0,
+                 angle_dtype: torch.dtype = torch.float64) -> torch.Tensor:
     """Rotary position embedding (RoPE): rotate each pair of coordinates of ``x`` by an angle that grows with position.
 
     Pairs are ``(x[..., i], x[..., i + D/2])`` (the "rotate half" layout of GPT-NeoX and Llama).
@@ -53,6 +72,8 @@ def apply_rotary(x: torch.Tensor, positions: torch.Tensor | None = None, base: f
         x: ``(..., L, D)`` queries or keys, ``D`` even.
         positions: ``(L,)`` positions (default ``0..L-1``).
         base: as in :func:`sinusoidal_positions`.
+        angle_dtype: the precision of the angles, their cosines and sines (float64 by default; a pretrained
+            model is matched best in the precision it was trained with, float32 for Hugging Face's Llama).
 
     Returns:
         A tensor of ``x``'s shape and dtype. Introduced in notebook 06.
@@ -64,8 +85,5 @@ def apply_rotary(x: torch.Tensor, positions: torch.Tensor | None = None, base: f
     positions = torch.arange(L, device=x.device) if positions is None else positions
     if positions.shape != (L,):
         raise ValueError(f"positions: expected shape (L,) = ({L},), got {tuple(positions.shape)}")
-    angle = rotary_angles(positions, D, base).to(x.device)  # (L, D/2)
-    cos, sin = torch.cat([angle.cos()] * 2, -1).to(x.dtype), torch.cat([angle.sin()] * 2, -1).to(x.dtype)  # (L, D)
-    x1, x2 = x[..., : D // 2], x[..., D // 2:]
-    rotated_half = torch.cat([-x2, x1], dim=-1)  # (x1, x2) -> (-x2, x1): a quarter turn of every pair
-    return x * cos + rotated_half * sin  # each pair (x1, x2) turned by its angle
+    cos, sin = rotary_tables(positions.cpu(), D, base, angle_dtype)  # (L, D) each, computed on the CPU in float64
+    return rotate(x, cos.to(x.device), sin.to(x.device))

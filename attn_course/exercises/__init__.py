@@ -12,6 +12,7 @@ from . import (
     lookup,
     masking,
     multihead,
+    pretrained,
     self_attention,
     seq2seq,
     similarity,
@@ -20,5 +21,5 @@ from . import (
     welcome,
 )
 
-__all__ = ["cross_attention", "flash", "gpu", "local", "lookup", "masking", "multihead", "self_attention", "seq2seq",
-           "similarity", "softmax", "transformer", "welcome"]
+__all__ = ["cross_attention", "flash", "gpu", "local", "lookup", "masking", "multihead", "pretrained", "self_attention",
+           "seq2seq", "similarity", "softmax", "transformer", "welcome"]
