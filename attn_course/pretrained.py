@@ -316,9 +316,11 @@ class MiniLM(nn.Module):
             raise ValueError("texts: this model has no tokenizer; build it with load_minilm()")
         batch_size = require_int("batch_size", batch_size, 1)
         ids, mask = self.tokenizer.batch(texts, truncate=truncate)  # validates texts, checks the length limit
+        weight = self.word.weight
+        ids, mask = ids.to(weight.device), mask.to(weight.device)
         lengths = mask.sum(1)
         order = torch.argsort(lengths, descending=True, stable=True)
-        out = torch.empty(len(texts), self.word.embedding_dim)
+        out = torch.empty(len(texts), self.word.embedding_dim, dtype=weight.dtype, device=weight.device)
         for start in range(0, len(texts), batch_size):
             rows = order[start:start + batch_size]
             S = int(lengths[rows].max())

@@ -475,14 +475,14 @@ def test_tokenizer_chat_template_is_rendered_sandboxed():
 
 def tiny_encoder() -> P.MiniLM:
     torch.manual_seed(0)
-    config = {"hidden_size": 16, "layer_norm_eps": 1e-12, "vocab_size": 50, "max_position_embeddings": 12,
+    config = {"hidden_size": 16, "layer_norm_eps": 1e-12, "vocab_size": 300, "max_position_embeddings": 12,
               "type_vocab_size": 2, "num_attention_heads": 4, "intermediate_size": 32, "num_hidden_layers": 2}
     return P.MiniLM(config).double().eval()
 
 
 def test_encoder_ignores_padding_and_equals_torch_post_norm_layers():
     model = tiny_encoder()
-    ids = torch.randint(0, 50, (2, 7), generator=torch.Generator().manual_seed(0))
+    ids = torch.randint(0, 300, (2, 7), generator=torch.Generator().manual_seed(0))
     am = torch.tensor([[1] * 7, [1] * 4 + [0] * 3])
     hidden, weights = model(ids, am, need_weights=True)
     alone, _ = model(ids[1:, :4])
@@ -518,3 +518,18 @@ def test_encoder_names_bad_input():
         model(torch.zeros(2, 5))
     with pytest.raises(ValueError, match="no tokenizer"):
         model.embed(["a text"])
+
+
+def test_embed_is_the_normalised_mean_over_real_tokens_in_the_order_given():
+    model = tiny_encoder()
+    model.tokenizer = byte_tokenizer(max_tokens=10)
+    texts = ["a", "abcdef", "abc", ""]
+    got = model.embed(texts, batch_size=2)  # sorted by length inside, returned in this order
+    for row, text in zip(got, texts):
+        ids = torch.tensor([model.tokenizer.encode(text)], dtype=torch.long)
+        if ids.size(1) == 0:  # no token at all: the mean of nothing is 0
+            assert torch.equal(row, torch.zeros(16))
+            continue
+        hidden, _ = model(ids)
+        torch.testing.assert_close(row.double(), F.normalize(hidden[0].mean(0), dim=0), atol=1e-6, rtol=1e-6)
+    assert model.embed([]).shape == (0, 16)
