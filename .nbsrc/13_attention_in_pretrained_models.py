@@ -98,7 +98,8 @@ DEVICE = device()
 # A model is its files. Before reading one, the course checks that it is the file it expects: each file's SHA-256
 # is pinned in `attn_course.pretrained`, and a different or damaged file is refused with both hashes in the message.
 # Both files are in formats that hold only arrays and metadata (safetensors, GGUF). A PyTorch `.bin` or `.pt` file is
-# a Python pickle, which runs code when it is loaded; a pickle from a stranger is a program from a stranger.
+# a Python pickle, a format that can run code when it is loaded: `torch.load` refuses anything but tensors by
+# default since PyTorch 2.6 (`weights_only=True`), and a format with nothing to refuse is simpler still.
 
 # %%
 for package in (pretrained.MINILM, pretrained.SMOLLM2):
@@ -141,7 +142,8 @@ print(f"all-MiniLM-L6-v2: {parameters(minilm):.1f} M parameters; {len(minilm.lay
 c = smol.config
 print(f"SmolLM2-135M-Instruct: {parameters(smol):.1f} M parameters; {c.num_layers} layers, {c.num_heads} query heads "
       f"sharing {c.num_kv_heads} key/value heads of width {c.head_dim}, E = {c.embed_dim}, "
-      f"context {c.max_positions} tokens")
+      f"context {c.max_positions} tokens, RoPE base {c.rope_base:,.0f}")
+print(f"vocabularies: WordPiece {minilm.tokenizer.vocab_size:,} tokens, byte-level BPE {smol.tokenizer.vocab_size:,}")
 
 # %% [markdown]
 # ## 1. Tokens (core)
@@ -150,7 +152,8 @@ print(f"SmolLM2-135M-Instruct: {parameters(smol):.1f} M parameters; {c.num_layer
 #
 # - **WordPiece** (BERT, MiniLM): the text is lower-cased, accents are stripped, and it is split into words; each
 #   word is then cut into the longest pieces found in a vocabulary of 30,522. A piece that continues a word is
-#   written `##piece`. A character outside the vocabulary becomes `[UNK]`, and its meaning is lost.
+#   written `##piece`. A word with a character outside the vocabulary becomes `[UNK]`, whole, and its meaning is
+#   lost.
 # - **Byte-level BPE** (GPT-2, Llama, SmolLM2): the text is turned into bytes, and pairs of symbols that were
 #   frequent in the training text are merged, in the order they were learned, into tokens of a vocabulary of 49,152.
 #   Every byte is a token of its own, so no text is ever unknown, and decoding gives back the exact text. `Ġ` is how
@@ -188,11 +191,13 @@ print("<|im_start|> is token", bpe.token_id("<|im_start|>"), "and <|im_end|> is 
 # %% [markdown]
 # ## 2. An encoder rebuilt: all-MiniLM-L6-v2 (core)
 #
-# MiniLM is BERT made small by distillation (Wang et al. 2020): 6 layers of width $E = 384$ with 12 heads of width
-# $D = 32$. The sentence-transformers team then fine-tuned it on about a billion pairs of sentences that mean the same
-# thing, so that the **mean of its output vectors** is close for sentences with close meanings (Reimers & Gurevych
-# 2019). Its layer is the 2017 transformer's, which differs from notebook 09's block in one place: the norm comes
-# **after** each residual sum (post-norm).
+# MiniLM (Wang et al. 2020) is a small BERT-style model trained by distilling a larger one; this version keeps 6 of
+# its 12 layers (every second one): width $E = 384$, 12 heads of width $D = 32$. The sentence-transformers team then
+# trained it contrastively on more than a billion pairs of related texts (Reddit comments and their replies,
+# questions and answers, titles and bodies, and more: the model card in the package lists them), so that the **mean
+# of its output vectors** is close for texts that belong together (the approach of Reimers & Gurevych 2019). Its
+# layer is the 2017 transformer's, which differs from notebook 09's block in one place: the norm comes **after**
+# each residual sum (post-norm).
 #
 # $$x \leftarrow \mathrm{LN}\big(x + \mathrm{Attention}(x)\big), \qquad x \leftarrow \mathrm{LN}\big(x +
 # \mathrm{MLP}(x)\big).$$
@@ -212,22 +217,16 @@ print("course mask", tuple(course_mask.shape), "for the second text:", course_ma
 
 # %% [markdown]
 # One layer, checked against an independent implementation: PyTorch's `nn.TransformerEncoderLayer` in its post-norm
-# form is exactly a BERT layer. Copy our first layer's weights into it and feed both the same input. PyTorch's
+# form is exactly a BERT layer. `EncoderLayer.to_torch()` copies our first layer's weights into one (read its code:
+# a dozen lines that say which of our weights is which of PyTorch's), and we feed both the same input. PyTorch's
 # padding mask is the opposite convention, True = ignore, hence `attention_mask == 0`.
 
 # %%
 layer = minilm.layers[0]
-reference_layer = nn.TransformerEncoderLayer(384, 12, 1536, dropout=0.0, activation="gelu", layer_norm_eps=1e-12,
-                                             batch_first=True, norm_first=False).eval()
+reference_layer = layer.to_torch()  # nn.TransformerEncoderLayer(384, 12, 1536, activation="gelu", norm_first=False, ...)
+print("PyTorch's layer holds q, k and v in one matrix:", tuple(reference_layer.self_attn.in_proj_weight.shape),
+      "= torch.cat([W_q, W_k, W_v])")
 with torch.no_grad():
-    a = layer.attn
-    reference_layer.self_attn.in_proj_weight.copy_(torch.cat([a.q_proj.weight, a.k_proj.weight, a.v_proj.weight]))
-    reference_layer.self_attn.in_proj_bias.copy_(torch.cat([a.q_proj.bias, a.k_proj.bias, a.v_proj.bias]))
-    reference_layer.self_attn.out_proj.load_state_dict(a.out_proj.state_dict())
-    reference_layer.linear1.load_state_dict(layer.mlp[0].state_dict())
-    reference_layer.linear2.load_state_dict(layer.mlp[2].state_dict())
-    reference_layer.norm1.load_state_dict(layer.attn_norm.state_dict())
-    reference_layer.norm2.load_state_dict(layer.mlp_norm.state_dict())
     positions = torch.arange(ids.size(1))
     x = minilm.embed_norm(minilm.word(ids) + minilm.position(positions) + minilm.token_type(torch.zeros_like(ids)))
     ours, _ = layer(x, course_mask)  # (B, S, E)
@@ -253,16 +252,16 @@ alone, batched = minilm.embed([texts[1]]), minilm.embed(texts)  # the second tex
 print("the same text alone and padded in a batch, within 1e-6:", bool((alone[0] - batched[1]).abs().max() < 1e-6))
 
 # %% [markdown]
-# The rebuild agrees within $10^{-5}$ (the test suite measures the largest difference: about $10^{-7}$, the rounding of
-# float32), and padding leaves an embedding unchanged because the mask gives padded keys a weight of exactly zero.
+# The rebuild agrees within $10^{-5}$, and padding leaves an embedding unchanged because the mask gives padded keys a
+# weight of exactly zero.
 #
 # ### 2.1 Search by meaning
 #
 # Notebook 01 scored relevance with dot products and cosine similarity. With sentence embeddings the same function
 # becomes a search engine: embed the documents once, embed the query, take the document with the highest cosine
 # similarity. The course ships a small help-desk corpus (40 answers on eight topics) and ten questions, each written
-# to share almost no words with its answer. A bag-of-words vector (one count per word, the classic search engine of
-# the 1970s) is the baseline.
+# to share almost no words with its answer. The baseline is the simplest lexical search: a bag-of-words vector, one
+# count per word (real lexical engines weight the counts, with TF-IDF or BM25, but still need shared words).
 
 # %%
 documents = [text for _, text in SEARCH_CORPUS]
@@ -292,9 +291,10 @@ for question, best in list(zip(questions, scores.argmax(-1)))[:4] + [(questions[
 # %% [markdown]
 # Bag of words finds an answer only when the question and the answer share words; the embeddings find nine of ten
 # by meaning ("overheating laptop" and "notebook runs hot" share no word). The miss is instructive: "exhausted after
-# a long flight" lands on drinking water during exercise (tiredness, heat), not on jet lag, which the corpus never
-# names in the question's words. The same scores make a recommender: "more like this" is the nearest other
-# document. The figure shows all ten questions against all forty documents, grouped by topic.
+# a long flight" lands on drinking water during exercise (tiredness, heat) instead of the jet-lag answer, which
+# speaks of time zones and daylight, words the question never uses. The same scores make a recommender: "more like
+# this" is the nearest other document. The figure shows all ten questions against all forty documents, grouped by
+# topic.
 
 # %%
 fig, ax = plt.subplots(figsize=(10, 3.4))
@@ -315,8 +315,8 @@ for i in similar.topk(2).indices:
     print(f"  {similar[i]:.2f}  {documents[i]}")
 
 # %% [markdown]
-# Each question's row is brightest inside its topic's block, and the red circles (the answers) sit on the brightest
-# cell in all rows but one. The recommender's neighbours of the dog answer are the other pet answers.
+# The red circles (the answers) sit on the brightest cell of their row in all rows but one, the jet-lag question, whose
+# row is brightest among the health answers. The recommender's neighbours of the dog answer are other pet answers.
 #
 # ## 3. Reading an encoder's attention (core)
 #
@@ -369,10 +369,11 @@ for name, score in (("previous token", previous), ("next token", following)):
 # positional head, which copies the left neighbour into each position so that later layers can read pairs of words.
 # The best next-token head is weaker. Clark et al. (2019) found the same kinds of heads in BERT-base.
 #
-# **Where attention goes when there is nothing to do.** Clark et al. found that many BERT-base heads put most of their
-# weight on `[SEP]`, and argued that this is a "no-op": a head that has nothing useful to read parks its weight on a
-# token whose value changes little. Which token does MiniLM use? The share of all weight, averaged over heads and real
-# queries, that lands on `[CLS]`, on `[SEP]` and on the full stop, layer by layer:
+# **Where attention goes when there is nothing to do.** Clark et al. found that in BERT-base's middle layers many heads
+# put most of their weight on `[SEP]` (and in the first layers on `[CLS]`), and argued that this is a "no-op": a head
+# that has nothing useful to read parks its weight on a token whose value changes little. Which token does MiniLM
+# use? The share of all weight, averaged over heads and real queries, that lands on `[CLS]`, on `[SEP]` and on the
+# full stop, layer by layer:
 
 # %%
 queries = attention_mask.bool()[:, None, None, :, None]  # (B, 1, 1, S, 1): real queries only
@@ -388,10 +389,11 @@ for token, share in shares.items():
 print("layers where [CLS] gets more than [SEP]:", int((shares["[CLS]"] > shares["[SEP]"]).sum()), "of 6")
 
 # %% [markdown]
-# MiniLM parks on **`[CLS]`**, not `[SEP]`: in layers 1 to 4 more than half of all attention goes to the first token,
-# and `[SEP]` gets a few per cent everywhere. This is what we measure on this model, not what was reported for
-# BERT-base: which token becomes the parking place is settled by training, and distillation and sentence-pair
-# fine-tuning trained this one differently. Section 5 finds the same behaviour, stronger, in the decoder.
+# MiniLM parks on **`[CLS]`**: in layers 1 to 4 more than half of all attention goes to the first token, and `[SEP]`
+# gets a few per cent in every layer. That differs from Clark et al.'s middle layers, but the comparison is not like
+# for like: they fed BERT-base pairs of paragraphs of about 128 tokens with two `[SEP]`s, and we feed MiniLM short
+# single sentences. Which token becomes the parking place depends on the model and its input; measure it rather than
+# assume it. Section 5 finds the same behaviour in the decoder, on a token that is not special at all.
 #
 # **Entropy** says how spread a query's attention is: 0 nats when it looks at one key, $\log S$ when at all equally.
 
@@ -442,7 +444,7 @@ print(f"weight on [CLS]:                    raw {raw[:, 0].mean():.2f}, rollout 
 # |---|---|---|
 # | norm | `LayerNorm`: subtract the mean, divide by the standard deviation, scale and shift | `RMSNorm`: divide by the root mean square, scale; no mean, no bias |
 # | positions | learned vectors added to the tokens | rotary embeddings (RoPE, notebook 06) inside attention, base 100,000 |
-# | heads | 4 heads, each with its own keys and values | 9 query heads sharing 3 key/value heads (grouped-query attention, notebook 07) |
+# | heads | each head with its own keys and values (2 per block in notebook 09's sorter) | 9 query heads sharing 3 key/value heads (grouped-query attention, notebook 07) |
 # | MLP | Linear, GELU, Linear | SwiGLU: $W_\text{down}\big(\mathrm{silu}(W_\text{gate}\,x) \odot W_\text{up}\,x\big)$ |
 #
 # No linear layer has a bias, and the output layer reuses the token embedding matrix (**tied embeddings**): the logit
@@ -467,15 +469,16 @@ print("RMSNorm equals torch.nn.RMSNorm; mean of the output's squares per token:"
 # ### 4.1 The weights in a GGUF file
 #
 # GGUF is llama.cpp's format. SmolLM2's file stores most matrices in **Q4_1**: blocks of 32 numbers, each stored as a
-# 4-bit integer $q \in \{0, \dots, 15\}$ with one scale $d$ and one minimum $m$ per block, so a weight is $d\,q + m$
-# (5 bits per weight in all, against 32 for float32); the token embedding is in **Q8_0** (8-bit integers, one scale
-# per block of 32). `gguf.quants.dequantize` computes $d\,q + m$ back into float32, and the model we run is this
+# 4-bit integer $q \in \{0, \dots, 15\}$ with one scale $d$ and one minimum $m$ per block, both float16, so a weight
+# is $d\,q + m$ ($32 \cdot 4 + 2 \cdot 16 = 160$ bits per block: 5 bits per weight, against 32 for float32); the token
+# embedding is in **Q8_0** (8-bit integers, one float16 scale per block of 32). `gguf.quants.dequantize` computes $d\,q + m$ back into float32, and the model we run is this
 # 4-bit model. The rows of each head's query and key matrices are also stored in another order, for a reason that
 # takes a moment.
 #
 # RoPE turns pairs of coordinates of every query and key. Notebook 06's `apply_rotary`, like Hugging Face's Llama,
 # pairs coordinate $i$ with $i + D/2$ ("rotate half"). llama.cpp pairs neighbours $(2i, 2i+1)$, as the RoFormer paper
-# wrote it. The rotation is the same; only which coordinates form a pair differs. So the converter that writes the
+# (Su et al. 2021) and Meta's original LLaMA code wrote it; Hugging Face's conversion of LLaMA reordered the rows of
+# $W_q$ and $W_k$ to use rotate-half. The rotation is the same; only which coordinates form a pair differs. So the converter that writes the
 # GGUF file reorders each head's rows of $W_q$ and $W_k$: row $i$ moves to $2i$ and row $i + D/2$ to $2i + 1$.
 # `unpermute_rope_rows` moves them back. The check: queries and keys of layer 0, head 0 (first key/value head), scored
 # both ways, on real tokens.
@@ -511,14 +514,15 @@ with torch.no_grad():
     mixed = apply_rotary(q_file, positions, c.rope_base) @ apply_rotary(k_file, positions, c.rope_base).T
 print("our row order and rotation give the scores of the file's order with llama.cpp's rotation (within 1e-4):",
       torch.allclose(ours, llama_cpp, atol=1e-4))
+off_diagonal = ~torch.eye(12, dtype=torch.bool)
 print("the file's order with our rotation (the bug) changes scores by more than 1:",
-      bool((ours - mixed).abs().max() > 1), "| position 0 with itself unchanged:",
-      torch.allclose(ours[0, 0], mixed[0, 0], atol=1e-4))
+      bool((ours - mixed)[off_diagonal].abs().max() > 1), "| each token with itself unchanged:",
+      torch.allclose(ours.diagonal(), mixed.diagonal(), atol=1e-4))
 
 # %% [markdown]
 # Either convention gives the same scores (up to float32 rounding) as long as the row order and the rotation agree.
-# Mixing them turns the wrong pairs of coordinates, and every score is wrong except that of position 0 with itself,
-# where nothing turns. What that does to the whole model, measured as the loss (in nats per token) of predicting the
+# Mixing them turns the wrong pairs of coordinates. A token's score with itself survives (its query and key are
+# turned by the same rotation, which leaves their dot product alone), and every other score is wrong. What that does to the whole model, measured as the loss (in nats per token) of predicting the
 # story's next tokens:
 
 # %%
@@ -538,9 +542,9 @@ print(f"loss on the story's first 128 tokens: rows undone {right:.2f} nats, rows
       f"(a uniform guess: {np.log(c.vocab_size):.2f})")
 
 # %% [markdown]
-# Nothing raises an error, the shapes are all right, the model still writes words, and it is much worse: the loss
-# rises by about 1.5 nats per token, so the right next token gets about $e^{1.5} \approx 4.5$ times less probability.
-# A silent bug of exactly the kind that a comparison with a reference implementation catches.
+# Nothing raises an error, the shapes are all right, and the model is much worse: the loss rises by about 1.5 nats
+# per token, so the right next token gets about $e^{1.5} \approx 4.5$ times less probability. A silent bug of exactly
+# the kind that a comparison with a reference implementation catches.
 #
 # ### 4.2 Equal to transformers
 #
@@ -567,13 +571,12 @@ for prompt in reference["smollm2"]["prompts"]:
 
 # %% [markdown]
 # The logits agree to within $10^{-4}$ and the greedy continuations are identical. The test suite checks more:
-# random prompts of 200 tokens, cached decoding against a full pass, and the tokenizer. The agreement needed care in
-# one place, shown next.
+# random prompts of 200 tokens, cached decoding against a full pass, and the tokenizer.
 #
-# ### 4.3 The precision a model was trained with (optional)
+# ### 4.3 How exact is "equal"? (optional)
 #
-# Notebook 06 computes rotary angles in float64, which is more accurate. Hugging Face's Llama computes them in
-# float32, which is what SmolLM2 was trained with, so `DecoderBlock` does the same. How much does the difference
+# Notebook 06 computes rotary angles in float64. Hugging Face's Llama, the reference here, computes them in float32,
+# so `DecoderBlock` does the same (`rope_dtype=torch.float32`). Does a difference in the seventh digit of an angle
 # matter? Switch the angles to float64 and compare the logits on the story:
 
 # %%
@@ -584,21 +587,17 @@ with torch.no_grad():
     logits64, _ = smol(short[:, :64])
     for b in smol.blocks:
         b.attn.rope_dtype = torch.float32
-    x, largest = smol.token(short[:, :64]), []
-    for b in smol.blocks:  # the residual stream, layer by layer
-        x, _ = b(x)
-        largest.append(x.abs().max().item())
-where = x.abs().amax(-1)[0].argmax().item()  # the position holding the largest value after the last layer
 change = (logits64 - logits32).abs().max()
 print("float64 angles change the logits by more than 1e-5 and less than 1e-3:", bool(1e-5 < change < 1e-3))
-print(f"largest value in the residual stream: about {round(max(largest), -2):,.0f} (after layer "
-      f"{int(np.argmax(largest))}), at position {where}; the median size: {x.abs().median().item():.1f}")
+print("the first position, turned by angle 0 in either precision, is unchanged:",
+      torch.equal(logits64[:, 0], logits32[:, 0]))
 
 # %% [markdown]
-# Rounding an angle in its seventh digit moves the logits by more than $10^{-5}$: harmless for the model's answers,
-# but enough to fail a strict comparison. It is that large because of a few huge values in the residual stream
-# ("massive activations", Sun et al. 2024), more than a thousand times the median size, whose tiny relative rounding
-# errors become large absolute ones. They sit on the first token, which section 5 looks at.
+# A change in the seventh digit of an input moves the logits in the fifth: harmless for the model's answers, and a
+# sizeable share of the $10^{-4}$ tolerance that "equal to the reference" means here. Float32 arithmetic is exact
+# only to about seven digits, and thirty layers pass rounding differences on and amplify them; so comparisons with a
+# reference name their tolerance, and a rebuild follows the reference's arithmetic where it can, to keep that margin
+# for real mistakes.
 #
 # ### 4.4 Generating text
 #
@@ -647,8 +646,9 @@ print("the same tokens with and without the cache:", torch.equal(timings[True][1
 print("the cache is faster:", timings[False][0] > 1.2 * timings[True][0])
 
 # %% [markdown]
-# The saving grows with the length of the text: without the cache, step $t$ costs $t$ positions; with it, one. The
-# benchmark `benchmarks/pretrained.py` measures 20 and 60 new tokens, and compares with `transformers`.
+# The saving grows with the length of the text: without the cache, step $t$ runs all $t$ positions through every
+# projection and MLP; with it, one position, and only its attention still reads all $t$ cached keys. The benchmark
+# `benchmarks/pretrained.py` measures 20 and 60 new tokens, and compares with `transformers`.
 #
 # The price is memory, and grouped-query attention is how Llama models cut it. A cache holds keys and values for every
 # layer, position and **key/value** head: here 3, where a model with one key/value head per query head would hold 9.
@@ -658,14 +658,16 @@ print("the cache is faster:", timings[False][0] > 1.2 * timings[True][0])
 caches = smol.new_caches()
 generated = torch.cat(list(smol.stream(prompt, 8, kv_caches=caches, stop_at_eos=False)))  # fills the caches
 held = sum(cache.keys.nbytes + cache.values.nbytes for cache in caches)
-S = len(caches[0])
-print(f"{S} positions cached: {held:,} bytes, formula {kv_cache_bytes(c.num_layers, 1, S, c.num_kv_heads, c.head_dim, 4):,}")
+S = len(caches[0])  # the prompt and the new tokens but the last, which is chosen and not yet run through the model
+print(f"{prompt.size(1)} + {len(generated) - 1} positions cached: {held:,} bytes, "
+      f"formula {kv_cache_bytes(c.num_layers, 1, S, c.num_kv_heads, c.head_dim, 4):,}")
 per_token = kv_cache_bytes(c.num_layers, 1, 1, c.num_kv_heads, c.head_dim, 4)
 without_gqa = kv_cache_bytes(c.num_layers, 1, 1, c.num_heads, c.head_dim, 4)
 print(f"per token (float32): {per_token / 1024:.1f} KiB with 3 key/value heads, {without_gqa / 1024:.1f} KiB with 9: "
       f"{without_gqa / per_token:.0f}× less")
-print(f"the full context of {c.max_positions} tokens: {kv_cache_bytes(c.num_layers, 1, c.max_positions, c.num_kv_heads, c.head_dim, 4) / 2**20:.0f} MiB "
-      f"(float32); the model's own weights take {parameters(smol) * 4:.0f} MB")
+full_context = kv_cache_bytes(c.num_layers, 1, c.max_positions, c.num_kv_heads, c.head_dim, 4)
+print(f"the full context of {c.max_positions} tokens: {full_context / 2**20:.0f} MiB (float32); the model's own "
+      f"weights take {parameters(smol) * 1e6 * 4 / 2**20:.0f} MiB")
 
 # %% [markdown]
 # ## 5. Attention sinks (core)
@@ -678,9 +680,10 @@ print(f"the full context of {c.max_positions} tokens: {kv_cache_bytes(c.num_laye
 with torch.no_grad():
     _, story_weights = smol(story_ids[:, :96], need_weights=True)  # 30 × (1, 9, 96, 96)
 on_first = torch.stack([w[0, :, 1:, 0].mean() for w in story_weights])  # (30,): weight on token 0
+uniform = np.mean([1 / (i + 1) for i in range(1, 96)])  # query i sees i + 1 keys
 fig, ax = plt.subplots(figsize=(9, 2.8))
 ax.bar(range(c.num_layers), on_first)
-ax.axhline(1 / 48, color="grey", linestyle="--", label="uniform over the 48 keys a middle query sees")
+ax.axhline(uniform, color="grey", linestyle="--", label=f"uniform attention ({uniform:.3f})")
 ax.set_xlabel("layer")
 ax.set_ylabel("share of attention on token 0")
 ax.set_title(f"SmolLM2: attention on the first token ({bpe.pieces(STORY)[0]!r}) of the story")
@@ -690,17 +693,28 @@ print("share on token 0 by layer:", " ".join(f"{s:.2f}" for s in on_first.tolist
 print(f"layers with more than half of their attention on token 0: {int((on_first > 0.5).sum())} of {c.num_layers}")
 
 # %% [markdown]
-# Apart from the first two layers (and layers 10 and 11), every layer sends a large share of its attention, often
-# more than half, to the word "The" at position 0, which means nothing in particular; uniform attention would give
-# it 0.02. Xiao et al. (2023) called such tokens **attention sinks**. The softmax must give out a
-# total weight of 1; a head with nothing to read needs a place to put it where it changes little, and the first token,
-# which every later token can see, becomes that place during training (section 4.3's massive activations sit on it).
-#
-# This matters for long texts. Notebook 10's sliding window keeps only the last $w$ keys, so a model's cache stays
-# small however long the text. But a window evicts the first token, and with it the sink. StreamingLLM (Xiao et al.)
-# keeps the first few tokens as well: notebook 10's `with_global_tokens` on a causal sliding window. The loss of
-# predicting each of the story's first 192 tokens with the full context, a window of 32, and the window plus 1 or 4
-# sink tokens:
+# From layer 3 on, every layer but two (10 and 11) sends between about 0.3 and 0.76 of its attention to the word
+# "The" at position 0, which means nothing in particular; uniform attention would give it 0.04. Xiao et al. (2023)
+# called such tokens **attention sinks**. The softmax must give out a total weight of 1; a head with nothing to read
+# needs a place to put it where it changes little, and the first token, which every later token can see, becomes
+# that place during training. The same token carries something else unusual, "massive activations" (Sun et al. 2024):
+# a few values of the residual stream thousands of times larger than the rest.
+
+# %%
+with torch.no_grad():
+    x = smol.token(story_ids[:, :64])
+    for b in smol.blocks[:12]:  # the residual stream after layer 11
+        x, _ = b(x)
+largest = x.abs().amax(-1)[0]  # (64,): each position's largest value
+print(f"after layer 11: largest value about {round(largest.max().item(), -2):,.0f}, at position "
+      f"{int(largest.argmax())}; the median size of a value: {x.abs().median().item():.1f}")
+
+# %% [markdown]
+# This matters for long texts. Notebook 10's sliding window lets each token see only itself and the $w$ tokens before
+# it, so a model's cache stays small however long the text. But a window evicts the first token, and with it the
+# sink. StreamingLLM (Xiao et al.) keeps the first few tokens as well: notebook 10's `with_global_tokens` on a causal
+# sliding window. The loss of predicting each of the story's first 192 tokens with the full context, a window of 32,
+# and the window plus 1 or 4 sink tokens, counted over the tokens whose window no longer reaches the first four:
 
 # %%
 text = story_ids[:, :192]
@@ -714,7 +728,7 @@ for sinks in (0, 1, 4):
         mask = with_global_tokens(mask, list(range(sinks)), causal=True)  # ... and the first `sinks` tokens
     results[f"window {window}" + (f" + {sinks} sink{'s' * (sinks > 1)}" if sinks else "")] = \
         smol.token_losses(text, attn_mask=mask)[0]
-span = slice(window + 4, None)  # tokens whose window no longer reaches the start
+span = slice(window + 4, None)  # entries t >= 36 (predicting token t + 1): their window misses tokens 0..3
 for name, losses in results.items():
     extra = losses[span].mean() - full[span].mean()
     print(f"{name:>20}: {losses[span].mean():.2f} nats per token" + (f", {extra:+.2f}" if name != "full context" else ""))
@@ -725,20 +739,35 @@ fig, ax = plt.subplots(figsize=(7, 3))
 ax.bar([n.replace(" + ", "\n+ ") for n in names], [results[n][span].mean().item() for n in names],
        color=["grey", "tab:red", "tab:blue", "tab:blue"])
 ax.set_ylabel("loss (nats per token)")
-ax.set_title(f"SmolLM2 on the story, tokens {window + 4}..{L - 1}: a window needs its sinks")
+ax.set_title(f"SmolLM2 predicting tokens {window + 5}..{L - 1} of the story: a window needs its sinks")
 plt.show()
-print("a window alone loses more than twice what 1 sink token adds back:",
-      bool(results[names[1]][span].mean() - full[span].mean() > 2 * (results[names[2]][span].mean() - full[span].mean())))
+lost = {name: (results[name][span].mean() - full[span].mean()).item() for name in names[1:]}
+recovered = 1 - lost[names[2]] / lost[names[1]]
+print(f"share of the window's loss that 1 sink recovers: {recovered:.0%}; more than half: {recovered > 0.5}")
 
 # %% [markdown]
 # The window alone raises the loss by more than a nat per token: the right next token gets a little over a quarter
-# of the probability it had ($e^{-1.28} \approx 0.28$). Keeping the single first token recovers most of that, and four sinks a little more. The token
-# kept carries almost no information the window lacks; it is needed as a place for attention to go.
+# of the probability it had ($e^{-1.28} \approx 0.28$). Keeping the single first token recovers most of that, and four
+# sinks a little more. Is it the word "The" that helps, or only that something sits at position 0? Xiao et al.'s
+# test: replace the first token by a line break, which carries no meaning, and keep it as the sink.
+
+# %%
+mask = with_global_tokens(sliding_window_mask(L, window, causal=True), [0], causal=True)
+newline = text.clone()
+newline[0, 0] = bpe.encode("\n")[0]  # the story now starts with a line break instead of "The"
+as_sink = smol.token_losses(newline, attn_mask=mask)[0]
+print(f"window {window} + 1 sink: with 'The' {results[names[2]][span].mean():.2f} nats per token, with a line break "
+      f"{as_sink[span].mean():.2f}")
+
+# %% [markdown]
+# Any first token will do: what the model needs from the sink is a place for attention to go, not its content.
 #
 # The masked full pass stands for a cache that really evicts. `SinkCache(window, sinks)` is that cache: it keeps the
 # first `sinks` positions and the last `window`, and each new token attends to those and itself. Because every key
 # keeps the rotation of the position it was written at, decoding token by token through the cache gives the same
-# logits as the masked pass:
+# logits as the masked pass. (StreamingLLM goes one step further: it caches keys before the rotation and rotates
+# them by their place *in the cache*, so positions never grow past what the model saw in training and the text can
+# go on past the model's context. Ours bounds the memory, not the positions.)
 
 # %%
 n, w, sinks = 24, 6, 1
@@ -755,8 +784,9 @@ print("token by token through SinkCache equals the masked pass (within 1e-4):",
 # ## 6. Induction heads (core)
 #
 # Language is full of repeats: a name, a phrase, a line of code. A model that has seen "Mr Dursley" once should
-# expect "Dursley" after the next "Mr". Olsson et al. (2022) found the circuit that does this in every transformer
-# language model they studied, and called its heads **induction heads**: at a token $A$, such a head looks back for an
+# expect "Dursley" after the next "Mr". Olsson et al. (2022) found the circuit that does this in the transformer
+# language models they studied with two layers or more (directly in small models, by correlational evidence in large
+# ones), and called its heads **induction heads**: at a token $A$, such a head looks back for an
 # earlier $A$, attends to the token that **followed** it, $B$, and copies $B$ into the prediction. It cannot do this
 # alone: it needs to know, at each earlier position, which token came before it, so it works with a **previous-token
 # head** in an earlier layer, which writes "the token before me was $A$" into each position.
@@ -784,8 +814,9 @@ plt.show()
 print(f"mean loss: first copy {first:.1f} nats, second copy {second:.1f} nats (uniform guess {np.log(c.vocab_size):.1f})")
 
 # %% [markdown]
-# Random tokens are more surprising than a uniform guess (the model is confidently wrong about what comes next);
-# from the first token of the repeat, the loss falls to a few nats. Which heads do it? The **induction score** of a head
+# Random tokens are more surprising than a uniform guess (the model is confidently wrong about what comes next).
+# The first tokens of the repeat are still unpredictable (nothing yet says that a repeat has begun); two or three
+# tokens in, the loss falls to a few nats. Which heads do it? The **induction score** of a head
 # is its mean weight, at position $i$ of the second copy, on position $i - T + 1$, the token after the earlier
 # occurrence (`induction_scores`; exercise 3 asks you to write it). The **previous-token score** is its mean weight on
 # $i - 1$ (`offset_scores(weights, 1)`, section 3).
@@ -823,7 +854,8 @@ for name, score in (("previous-token", previous_token), ("induction", induction)
 # `SmolLM2.ablate` zeroes a head's columns of $W_O$, so it adds nothing to the stream. We ablate the 6 heads with the
 # highest induction score; then the 6 strongest previous-token heads in the layers *before* the first of those
 # induction heads (if the circuit is right, the induction heads cannot work without them); then, three times, 6
-# heads drawn at random from the rest.
+# heads drawn at random from the rest. The heads were chosen on the two sequences above, so the losses are measured
+# on two fresh ones.
 
 # %%
 induction_top = top_heads(induction, 6)
@@ -832,18 +864,26 @@ before = previous_token.clone()
 before[first_induction_layer:] = -1  # only heads in the layers before the first induction head
 previous_top = top_heads(before, 6)
 print("induction heads:", induction_top, "\nprevious-token heads before layer", first_induction_layer, ":", previous_top)
-second_copy = {}
+fresh = torch.randint(1000, 10000, (B, T), generator=torch.Generator().manual_seed(14))
+held_out = torch.cat([fresh, fresh], dim=1)  # (B, 2T): new random tokens, repeated
+
+
+def second_copy_loss() -> float:
+    return smol.token_losses(held_out)[:, T:].mean().item()
+
+
+second_copy = {"nothing": second_copy_loss()}
 with smol.ablate(induction_top):
-    second_copy["top-6 induction heads"] = smol.token_losses(repeated)[:, T:].mean().item()
+    second_copy["top-6 induction heads"] = second_copy_loss()
 with smol.ablate(previous_top):
-    second_copy["top-6 previous-token heads"] = smol.token_losses(repeated)[:, T:].mean().item()
+    second_copy["top-6 previous-token heads"] = second_copy_loss()
 rest = [(layer_i, head) for layer_i in range(c.num_layers) for head in range(c.num_heads)
         if (layer_i, head) not in induction_top + previous_top]
 for seed in range(3):
     pick = torch.randperm(len(rest), generator=torch.Generator().manual_seed(seed))[:6]
     with smol.ablate([rest[int(i)] for i in pick]):
-        second_copy[f"6 random other heads ({seed + 1})"] = smol.token_losses(repeated)[:, T:].mean().item()
-print(f"loss on the second copy, intact: {second:.2f} nats; first copy: {first:.2f}")
+        second_copy[f"6 random other heads ({seed + 1})"] = second_copy_loss()
+print(f"loss on the second copy of fresh sequences (the first copy: about {first:.0f} nats):")
 for name, loss in second_copy.items():
     print(f"  {name:>30} ablated: {loss:.2f}")
 random_worst = max(v for k, v in second_copy.items() if k.startswith("6 random"))
@@ -852,8 +892,24 @@ print("each targeted ablation costs more than any random one:",
 
 # %% [markdown]
 # Removing 6 of the 270 heads takes the loss on the second copy most of the way back to the first copy's: the model
-# can no longer continue the repeat. Removing the previous-token heads that come before them does much the same,
-# which is the composition at work; 6 random heads cost far less. The induction heads are a cause, not a by-product.
+# can no longer continue the repeat. Removing the previous-token heads that come before them does nearly as much. Six
+# random heads cost less, though some draws cost a good deal: 270 heads share the work, and a random six can hit
+# heads that matter here too. (Three of the six induction heads, (17, 3), (17, 4) and (17, 5), share one key/value
+# head, grouped-query attention, so they are less independent than six heads sound.) If the previous-token heads
+# matter because the induction heads read what they wrote, then removing them should change *where the induction
+# heads look*, not only the loss. That is K-composition, and it can be seen directly:
+
+# %%
+with smol.ablate(previous_top), torch.no_grad():
+    _, weights_without = smol(repeated, need_weights=True)
+without = induction_scores(torch.stack([w.mean(0) for w in weights_without]), T)  # (30, 9)
+for layer_i, head in induction_top[:4]:
+    print(f"head ({layer_i}, {head}): induction score {induction[layer_i, head]:.2f}, "
+          f"{without[layer_i, head]:.2f} with the previous-token heads ablated")
+
+# %% [markdown]
+# Without the previous-token heads, the induction heads no longer find the token after the earlier copy: their scores
+# fall from between 0.7 and 0.9 to a quarter of that or far less, as the circuit predicts. The induction heads are a cause of the copying, not a by-product.
 # (Zero ablation is the bluntest intervention; the literature also replaces a head's output by its mean, or by its
 # output on another input, to be surer that the damage is not only the shock of an unexpected zero.)
 #
@@ -909,22 +965,23 @@ print(f"the most-attended token (last layer) is the most important one in {agree
       f"(by chance: {chance * len(facts):.1f})")
 
 # %% [markdown]
-# Every view agrees with erasure only weakly on average, and each swings from clearly wrong to clearly right from
-# one prompt to the next; rollout, which section 3.1 found more concentrated, does no better here. Attention weights
-# say where information *could* flow in one layer, not what the prediction depends on: a token can matter through
-# other layers, through the residual stream, or through what an earlier position already copied from it; and a large
-# weight can carry a small vector, as on a sink (Kobayashi et al. 2020). Treat an attention map as a hypothesis, and
-# test it with an intervention, as sections 5 and 6 did.
+# No view ranks the tokens as erasure does: the average rank correlations are weak (negative for rollout here), and
+# each swings from clearly wrong to clearly right from one prompt to the next. This is a small measurement, and it
+# should be read as one: prompts of 3 to 8 scored tokens make each correlation noisy (with 3 tokens, Spearman's rho
+# can take only a few values), so it cannot rank the three views against each other; erasing a token from every
+# layer gives the model an input with a gap it never saw in training; and rollout in a causal model favours early
+# positions, which see every later layer. Jain & Wallace worked with recurrent classifiers, not transformers, but the
+# lesson carries over. Attention weights say where information *could* flow in one layer, not what the prediction
+# depends on: a token can matter through other layers, through the residual stream, or through what an earlier
+# position already copied from it; and a large weight can carry a small vector, as on a sink (Kobayashi et al. 2020).
+# Treat an attention map as a hypothesis, and test it with an intervention, as sections 5 and 6 did.
 #
 # ## Exercises
 #
 # Each exercise has a stub to edit and a check cell; in the course's own notebooks a hidden solution follows the
-# check (student copies leave it out). `check.hint("name")` shows one hint at a time, for example:
-
-# %%
-check.hint("cache_bytes")
-
-# %% [markdown]
+# check (student copies leave it out). As in every notebook, `check.hint("name")` shows the next hint for an exercise,
+# one at a time (`check.hint("cache_bytes")`, say), the last one close to the answer.
+#
 # ### Exercise 1 (predict, then run): the cache of a busy server
 #
 # A server runs SmolLM2 for a batch of **8** chats, each **4,096** tokens long, with its KV cache in **bfloat16** (2
@@ -997,8 +1054,8 @@ check.cached_step(solution_cached_step, record=False)
 # Write `my_induction_scores(weights, T)`: `weights` holds causal attention weights `(..., 2T, 2T)` (any number of
 # leading axes, e.g. layers and heads) on a sequence of $T$ tokens followed by the same $T$ again. Return one score per
 # head, `(...)`: the mean, over the positions $i = T, \dots, 2T-1$ of the second copy, of the weight from $i$ to the
-# position right after the earlier occurrence of token $i$ (section 6). Then predict which heads the checker's common
-# mistakes would pick instead.
+# position right after the earlier occurrence of token $i$ (section 6). Then try `i - T` instead of `i - T + 1` on
+# section 6's weights `A`: which heads does that pick, and why are they not induction heads?
 
 # %% tags=["exercise"] keep_output=false
 def my_induction_scores(weights, T):
@@ -1021,31 +1078,36 @@ def solution_induction_scores(weights, T):
 check.induction_scores(solution_induction_scores, record=False)
 
 # %% [markdown]
-# ### Exercise 4 (build from parts): Hugging Face's mask, the course's way
+# ### Exercise 4 (build from parts): the mask of a batch of prompts
 #
-# Write `my_hf_mask(attention_mask)`: take Hugging Face's `attention_mask` `(B, S)` (1 = real token, 0 = padding,
-# integers) and return the course's boolean mask that `MultiHeadAttention` and `scaled_dot_product_attention` accept
-# for scores `(B, H, L, S)`: True where a key may be attended, with axes of size 1 where the mask is the same for
-# every head and every query. Do not use `hf_mask_to_course`; the point is to know why each axis is where it is.
+# To generate for several prompts at once, a decoder pads the shorter ones **on the left**, so that every prompt's last
+# token sits at the same position and the next tokens line up. Write `my_decoder_mask(attention_mask)`: it takes
+# Hugging Face's `attention_mask` `(B, S)` for such a batch (integers, 1 = real token, 0 = padding, the zeros first)
+# and returns the boolean mask `(B, 1, S, S)` for the decoder's self-attention: query $i$ may attend to key $j$ when
+# $j \le i$ **and** $j$ is a real token. (The rows of the padding positions come out all False; notebook 04's rule
+# gives them zeros, and nobody reads them.)
 
 # %% tags=["exercise"] keep_output=false
-def my_hf_mask(attention_mask):
-    """attention_mask (B, S), 1 = real token -> a boolean mask that broadcasts over (B, H, L, S)."""
+def my_decoder_mask(attention_mask):
+    """attention_mask (B, S), 1 = real token, padded on the left -> boolean (B, 1, S, S), True = may attend."""
     raise NotImplementedError("your code here")
 
 
 # %% tags=["check"] keep_output=false
-check.hf_mask(my_hf_mask)
+check.decoder_mask(my_decoder_mask)
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
-def solution_hf_mask(attention_mask):
-    """attention_mask (B, S), 1 = real token -> a boolean mask that broadcasts over (B, H, L, S)."""
-    return (attention_mask == 1)[:, None, None, :]  # (B, 1, 1, S): padded keys hidden from every head and query
+def solution_decoder_mask(attention_mask):
+    """attention_mask (B, S), 1 = real token, padded on the left -> boolean (B, 1, S, S), True = may attend."""
+    S = attention_mask.size(1)
+    past = causal_mask(S)[None, None]  # (1, 1, S, S): key j <= query i
+    real = (attention_mask == 1)[:, None, None, :]  # (B, 1, 1, S): padded keys hidden from every query
+    return past & real  # (B, 1, S, S)
 
 
 # %% tags=["solution"]
 # The course's solution, checked with record=False: it does not count in your progress (see attn_course.progress()).
-check.hf_mask(solution_hf_mask, record=False)
+check.decoder_mask(solution_decoder_mask, record=False)
 
 # %% [markdown]
 # ## Summary
@@ -1054,27 +1116,30 @@ check.hf_mask(solution_hf_mask, record=False)
 # - load a pretrained model from a package's files, verified by hash and read from formats that run no code, and
 #   rebuild an encoder (post-norm BERT) and a decoder (Llama: RMSNorm, RoPE, grouped-query attention, SwiGLU, tied
 #   embeddings) from the course's modules (`attn_course.pretrained`);
-# - show a rebuild equal to its reference (sentence-transformers to about $10^{-7}$, `transformers` within
-#   $10^{-4}$ and bit for bit with float32 angles), and catch a silent bug such as the GGUF row order of RoPE;
+# - show a rebuild equal to its reference (sentence-transformers within $10^{-5}$, `transformers` within $10^{-4}$),
+#   say what "equal" means in float32, and catch a silent bug such as the GGUF row order of RoPE;
 # - use sentence embeddings and cosine similarity for search and recommendation;
 # - generate text greedily or by sampling, with the chat template, and measure the KV cache's speed and
 #   grouped-query attention's memory saving;
 # - find previous-token heads, attention sinks and induction heads, and test them by intervention: a window without
-#   its sinks loses more than a nat per token, and ablating 6 induction heads undoes most of the model's copying;
+#   its sinks loses more than a nat per token, and ablating 6 induction heads (or the previous-token heads they read)
+#   undoes most of the model's copying;
 # - explain why attention weights are a hypothesis about a model, not an explanation of it.
 #
 # ## Common pitfalls
 # - **Mask conventions.** Hugging Face's `attention_mask` is 1 = real token; the course's and SDPA's boolean masks are
-#   True = may attend; `nn.MultiheadAttention`'s `key_padding_mask` is True = ignore. Convert in one place.
+#   True = may attend; `nn.MultiheadAttention`'s `key_padding_mask` is True = ignore. Convert in one place. Decoders
+#   pad batches on the left, encoders usually on the right.
 # - **RoPE layouts.** Rotate-half pairs $(i, i + D/2)$, RoFormer and llama.cpp pair $(2i, 2i+1)$. Weights converted
 #   between the two have their query and key rows reordered; loading them with the other rotation gives a model that
 #   runs and is wrong.
 # - **Comparing in another precision.** A model with massive activations amplifies rounding; match the reference's
 #   arithmetic (float32 angles here) before concluding that a difference of $10^{-4}$ is a bug, or that it is not.
-# - **Truncation.** MiniLM was trained on at most 256 tokens and has 512 positions; sentence-transformers silently
-#   cuts longer texts at 256. The course's `Tokenizer.batch` refuses them unless you ask for `truncate=True`.
+# - **Truncation.** all-MiniLM-L6-v2 was fine-tuned on texts cut at 128 tokens (its model card) and has 512
+#   positions; sentence-transformers silently cuts longer texts at 256. The course's `Tokenizer.batch` refuses them
+#   unless you ask for `truncate=True`.
 # - **A sliding window without sinks.** Evicting the first tokens breaks a model that parked its attention there;
-#   keep a few (StreamingLLM).
+#   keep a few (StreamingLLM), and to go past the model's context, give the cached keys positions within the cache.
 # - **Reading weights as explanations.** A head's weight on a token is not that token's influence on the output;
 #   measure influence by intervention.
 # - **Quantized is not original.** The GGUF file holds 4-bit weights; dequantized, they are the 4-bit model in
@@ -1096,7 +1161,10 @@ check.hf_mask(solution_hf_mask, record=False)
 #   Sinks*](https://arxiv.org/abs/2309.17453) (2023); M. Sun, X. Chen, J. Z. Kolter, Z. Liu, [*Massive Activations in
 #   Large Language Models*](https://arxiv.org/abs/2402.17762) (2024).
 # - N. Reimers, I. Gurevych, [*Sentence-BERT*](https://arxiv.org/abs/1908.10084) (2019); W. Wang et al.,
-#   [*MiniLM*](https://arxiv.org/abs/2002.10957) (2020).
+#   [*MiniLM*](https://arxiv.org/abs/2002.10957) (2020); the [all-MiniLM-L6-v2 model
+#   card](https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2) (its training data and sequence length).
+# - J. Su et al., [*RoFormer: Enhanced Transformer with Rotary Position Embedding*](https://arxiv.org/abs/2104.09864)
+#   (2021).
 # - H. Touvron et al., [*LLaMA*](https://arxiv.org/abs/2302.13971) (2023); B. Zhang, R. Sennrich,
 #   [*Root Mean Square Layer Normalization*](https://arxiv.org/abs/1910.07467) (2019); N. Shazeer, [*GLU Variants
 #   Improve Transformer*](https://arxiv.org/abs/2002.05202) (2020); J. Ainslie et al., [*GQA*](https://arxiv.org/abs/2305.13245)

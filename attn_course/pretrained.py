@@ -265,6 +265,24 @@ class EncoderLayer(nn.Module):
         x = self.attn_norm(x + a)  # (B, S, E): add, then normalise the sum
         return self.mlp_norm(x + self.mlp(x)), weights
 
+    def to_torch(self) -> nn.TransformerEncoderLayer:
+        """The same layer as PyTorch's ``nn.TransformerEncoderLayer`` (post-norm, GELU, batch-first), an independent check.
+
+        PyTorch keeps the query, key and value projections in one ``(3E, E)`` matrix, and its padding mask is the
+        opposite of ours (True = ignore).
+        """
+        a, E = self.attn, self.attn.embed_dim
+        ref = nn.TransformerEncoderLayer(E, a.num_heads, self.mlp[0].out_features, dropout=0.0, activation="gelu",
+                                         layer_norm_eps=self.attn_norm.eps, batch_first=True, norm_first=False)
+        ref = ref.to(a.q_proj.weight).eval()
+        with torch.no_grad():
+            ref.self_attn.in_proj_weight.copy_(torch.cat([a.q_proj.weight, a.k_proj.weight, a.v_proj.weight]))
+            ref.self_attn.in_proj_bias.copy_(torch.cat([a.q_proj.bias, a.k_proj.bias, a.v_proj.bias]))
+        for theirs, ours in ((ref.self_attn.out_proj, a.out_proj), (ref.linear1, self.mlp[0]), (ref.linear2, self.mlp[2]),
+                             (ref.norm1, self.attn_norm), (ref.norm2, self.mlp_norm)):
+            theirs.load_state_dict(ours.state_dict())
+        return ref
+
 
 class MiniLM(nn.Module):
     """all-MiniLM-L6-v2: a 6-layer BERT encoder whose mean-pooled, normalised output is a sentence embedding (notebook 13).
@@ -430,11 +448,15 @@ class DecoderBlock(nn.Module):
 class SinkCache(KVCache):
     """A KV cache of bounded size: the first ``sinks`` positions and the most recent ``window`` ones (notebook 13).
 
-    StreamingLLM (Xiao et al. 2023): a sliding window alone evicts the first tokens, on which trained models
+    After StreamingLLM (Xiao et al. 2023): a sliding window alone evicts the first tokens, on which trained models
     park attention they do not need; keeping those few "attention sinks" keeps the model working. Each new
     position attends to the sinks, the ``window`` positions before it and itself: the same keys as
     ``with_global_tokens(sliding_window_mask(L, window, causal=True), range(sinks), causal=True)`` of
     notebook 10. Keys keep the rotary positions they were written at, so the two agree exactly.
+
+    StreamingLLM itself caches keys *before* the rotation and rotates them by their place in the cache at every
+    step, so that positions never pass the ones seen in training and a text can go on past the model's context.
+    This cache does not: its memory is bounded, but positions still count up to the model's limit.
     """
 
     def __init__(self, window: int, sinks: int = 0) -> None:
@@ -482,7 +504,8 @@ class SmolLM2(nn.Module):
     ``(B, H, T, S)``. Without ``attn_mask`` attention is
     causal; an ``attn_mask`` (boolean, True = may attend, broadcastable to ``(B, H, T, S)``) replaces the causal
     mask, so it must forbid the future itself. With one cache per layer (:meth:`new_caches`), ``ids`` continue
-    the cached positions. The output layer shares the token embedding's weights ("tied embeddings").
+    the cached positions. The output layer shares the token embedding's weights ("tied embeddings"). There is no
+    padding: the rows of a batch are sequences of the same length.
     """
 
     def __init__(self, config: DecoderConfig, tokenizer: Tokenizer | None = None) -> None:
@@ -649,6 +672,11 @@ def _gguf_config(reader) -> DecoderConfig:
     if _gguf_value(reader, "general.architecture") != "llama":
         raise ValueError(f"the GGUF file holds a {_gguf_value(reader, 'general.architecture')!r} model, not 'llama'")
     arch = "llama."
+    E, H = _gguf_value(reader, arch + "embedding_length"), _gguf_value(reader, arch + "attention.head_count")
+    key_length = reader.fields.get(arch + "attention.key_length")
+    if key_length is not None and key_length.contents() != E // H:
+        raise ValueError(f"the GGUF file's heads are {key_length.contents()} wide, not embedding_length / head_count = "
+                         f"{E // H}: this loader builds heads of width E / H only")
     return DecoderConfig(
         vocab_size=len(reader.fields["tokenizer.ggml.tokens"].data), embed_dim=_gguf_value(reader, arch + "embedding_length"),
         num_heads=_gguf_value(reader, arch + "attention.head_count"),
@@ -821,7 +849,7 @@ def attention_rollout(weights: Sequence[torch.Tensor], residual: float = 0.5) ->
     rollout = None
     for w in weights:
         check_shape(w, "B H L L", name="weights[i]")
-        a = residual * torch.eye(w.size(-1), dtype=w.dtype) + (1 - residual) * w.mean(1)  # (B, L, L)
+        a = residual * torch.eye(w.size(-1), dtype=w.dtype, device=w.device) + (1 - residual) * w.mean(1)  # (B, L, L)
         a = a / a.sum(-1, keepdim=True)
         rollout = a if rollout is None else a @ rollout  # (B, L, L) @ (B, L, L): this layer after the ones below
     return rollout

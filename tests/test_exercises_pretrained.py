@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import attn_course as ac
 from attn_course.exercises import pretrained as check
 
 
@@ -14,52 +15,60 @@ def verdict(result):
 
 
 # ----------------------------------------------------------------------------------------------------------------------
-# hf_mask
+# decoder_mask
 # ----------------------------------------------------------------------------------------------------------------------
 
-HF_MASKS = {
-    "right": lambda am: (am == 1)[:, None, None, :],
-    "right, bool()": lambda am: am.bool().unsqueeze(1).unsqueeze(2),
-    "right, view": lambda am: am.view(am.size(0), 1, 1, -1) != 0,
+
+def tril(S, k=0):
+    return torch.ones(S, S, dtype=torch.bool).tril(k)
+
+
+DECODER_MASKS = {
+    "right": lambda am: tril(am.size(1))[None, None] & (am == 1)[:, None, None, :],
+    "right, with causal_mask and unsqueeze": lambda am: ac.causal_mask(am.size(1)).unsqueeze(0).unsqueeze(0)
+                                                        & am.bool().unsqueeze(1).unsqueeze(2),
+    "right, a loop": lambda am: torch.stack([torch.stack([torch.tensor([j <= i and bool(am[b, j]) for j in range(
+        am.size(1))]) for i in range(am.size(1))]) for b in range(am.size(0))])[:, None],
 }
 
 
-@pytest.mark.parametrize("name", list(HF_MASKS))
-def test_hf_mask_accepts_right_answers(name):
-    assert check.hf_mask(HF_MASKS[name], record=False).status == "correct"
+@pytest.mark.parametrize("name", list(DECODER_MASKS))
+def test_decoder_mask_accepts_right_answers(name):
+    assert check.decoder_mask(DECODER_MASKS[name], record=False).status == "correct"
 
 
 @pytest.mark.parametrize("fn, words", [
-    (lambda am: (am == 0)[:, None, None, :], "key_padding_mask convention"),
-    (lambda am: am[:, None, None, :], "not boolean"),
-    (lambda am: am[:, None, None, :].float(), "*added* to the scores"),
-    (lambda am: (1.0 - am[:, None, None, :].float()) * -1e30 * 0 + torch.where(am[:, None, None, :] == 1, 0.0,
-                                                                                float("-inf")), "additive float mask"),
-    (lambda am: (am == 1)[:, None, :, None], "query axis"),
-    (lambda am: am == 1, "as if it were (L, S)"),
-    (lambda am: (am == 1).unsqueeze(1), "its batch axis lands on the heads"),
+    (lambda am: (am == 1)[:, None, None, :], "see the future"),
+    (lambda am: tril(am.size(1)).expand(am.size(0), 1, am.size(1), am.size(1)), "padding is not masked"),
+    (lambda am: tril(am.size(1))[None, None] & (am == 0)[:, None, None, :], "key_padding_mask convention"),
+    (lambda am: tril(am.size(1))[None, None] & (am == 1)[:, None, :, None], "query axis"),
+    (lambda am: torch.ones(am.size(1), am.size(1), dtype=torch.bool).triu()[None, None] & (am == 1)[:, None, None, :],
+     "upside down"),
+    (lambda am: tril(am.size(1), -1)[None, None] & (am == 1)[:, None, None, :], "off by one"),
+    (lambda am: tril(am.size(1))[None, None] & ac.padding_mask(am.sum(1), am.size(1))[:, None, None, :],
+     "padding is on the right"),
+    (lambda am: (tril(am.size(1))[None, None] & (am == 1)[:, None, None, :]).long(), "not boolean"),
+    (lambda am: tril(am.size(1))[None] & (am == 1)[:, None, :], "add the head axis"),
     (lambda am: None, "forget `return`"),
-    (lambda am: (am == 1).tolist(), "expected a torch.Tensor"),
 ])
-def test_hf_mask_names_mistakes(fn, words):
-    status, text = verdict(check.hf_mask(fn, record=False))
+def test_decoder_mask_names_mistakes(fn, words):
+    status, text = verdict(check.decoder_mask(fn, record=False))
     assert status == "wrong" and words in text, text
 
 
-def test_hf_mask_stub_is_not_attempted_and_a_crash_is_reported():
+def test_decoder_mask_stub_is_not_attempted_and_a_crash_is_reported():
     def stub(am):
         raise NotImplementedError("your code here")
-    assert check.hf_mask(stub, record=False).status == "not attempted"
-    status, text = verdict(check.hf_mask(lambda am: am.nonexistent(), record=False))
+    assert check.decoder_mask(stub, record=False).status == "not attempted"
+    status, text = verdict(check.decoder_mask(lambda am: am.nonexistent(), record=False))
     assert status == "wrong" and "AttributeError" in text
 
 
-def test_hf_mask_notices_a_mask_changed_in_place():
+def test_decoder_mask_notices_a_mask_changed_in_place():
     def in_place(am):
-        am[am == 0] = 0  # harmless, but then:
         am.fill_(1)
-        return (am == 1)[:, None, None, :]
-    status, text = verdict(check.hf_mask(in_place, record=False))
+        return tril(am.size(1))[None, None] & (am == 1)[:, None, None, :]
+    status, text = verdict(check.decoder_mask(in_place, record=False))
     assert status == "wrong" and "in place" in text
 
 
@@ -96,13 +105,23 @@ def test_cached_step_accepts_right_answers(fn):
 @pytest.mark.parametrize("fn, words", [
     (lambda *a: step(*a, repeat="repeat", causal=True), "Both bugs"),
     (lambda *a: step(*a, repeat="repeat"), "repeat_interleave"),
-    (lambda *a: step(*a, causal=True), "top-left"),
+    (lambda *a: step(*a, causal=True), "aligned top-left"),
     (lambda *a: step(*a, append=False), "not appended"),
     (lambda q, *a: step(q, *a)[:, :, 0], "Wrong number of dimensions"),
 ])
 def test_cached_step_names_mistakes(fn, words):
     status, text = verdict(check.cached_step(fn, record=False))
     assert status == "wrong" and words in text, text
+
+
+def test_cached_step_names_an_explicit_top_left_mask():
+    def top_left(q, k_new, v_new, cache_k, cache_v):
+        k, v = torch.cat([cache_k, k_new], 2), torch.cat([cache_v, v_new], 2)
+        g = q.size(1) // k.size(1)
+        k, v = k.repeat_interleave(g, 1), v.repeat_interleave(g, 1)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=ac.causal_mask(1, k.size(2)))
+    status, text = verdict(check.cached_step(top_left, record=False))
+    assert status == "wrong" and "causal_mask(1, S + 1)" in text
 
 
 def test_cached_step_reports_the_original_bug_as_both_bugs():
@@ -177,10 +196,14 @@ def test_cache_bytes_accepts_the_right_number_within_one_percent(prediction):
     (RIGHT_BYTES // 30, "one layer's cache"),
     (RIGHT_BYTES // 8, "one sequence's cache"),
     (RIGHT_BYTES * 2, "float32"),
+    (2 * 30 * 8 * 8192 * 3 * 64 * 2, "8,192 positions"),
+    (2 * 30 * 8 * 4096 * 3 * 32 * 2, "heads 32 wide"),
     (RIGHT_BYTES * 8, "bits"),
     (RIGHT_BYTES / 2**20, "MiB"),
     (RIGHT_BYTES / 1e9, "GB"),
-    (12345, "expected"),
+    (12345, "too small, by more"),
+    (5e8, "too small, by less"),
+    (1e10, "too large, by more"),
 ])
 def test_cache_bytes_names_mistakes(prediction, words):
     status, text = verdict(check.cache_bytes(prediction, record=False))
@@ -193,7 +216,13 @@ def test_cache_bytes_never_raises_on_odd_predictions(prediction, status):
     assert check.cache_bytes(prediction, record=False).status == status
 
 
+@pytest.mark.parametrize("prediction", [12345, 5e8, 1e10, -3.0, 0])
+def test_cache_bytes_never_gives_the_answer_away(prediction):
+    text = str(check.cache_bytes(prediction, record=False))
+    assert "754" not in text and "755" not in text and "720" not in text and "times" not in text
+
+
 def test_every_exercise_has_at_least_two_hints():
-    for name in ("hf_mask", "cached_step", "induction_scores", "cache_bytes"):
+    for name in ("decoder_mask", "cached_step", "induction_scores", "cache_bytes"):
         shown = [str(check.hint(name)) for _ in range(4)]
         assert "Hint 1 of" in shown[0] and "Hint 2 of" in shown[1] and "No more hints" in shown[-1]

@@ -491,17 +491,8 @@ def test_encoder_ignores_padding_and_equals_torch_post_norm_layers():
     # each layer is nn.TransformerEncoderLayer in its post-norm form
     x = model.embed_norm(model.word(ids) + model.position(torch.arange(7)) + model.token_type(torch.zeros_like(ids)))
     for layer in model.layers:
-        ref = nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, activation="gelu", layer_norm_eps=1e-12,
-                                         batch_first=True).double().eval()
-        with torch.no_grad():
-            a = layer.attn
-            ref.self_attn.in_proj_weight.copy_(torch.cat([a.q_proj.weight, a.k_proj.weight, a.v_proj.weight]))
-            ref.self_attn.in_proj_bias.copy_(torch.cat([a.q_proj.bias, a.k_proj.bias, a.v_proj.bias]))
-            ref.self_attn.out_proj.load_state_dict(a.out_proj.state_dict())
-            ref.linear1.load_state_dict(layer.mlp[0].state_dict())
-            ref.linear2.load_state_dict(layer.mlp[2].state_dict())
-            ref.norm1.load_state_dict(layer.attn_norm.state_dict())
-            ref.norm2.load_state_dict(layer.mlp_norm.state_dict())
+        ref = layer.to_torch()
+        assert isinstance(ref, nn.TransformerEncoderLayer) and not ref.norm_first and ref.self_attn.batch_first
         want = ref(x, src_key_padding_mask=am == 0)
         x, _ = layer(x, P.hf_mask_to_course(am))
         torch.testing.assert_close(x[am.bool()], want[am.bool()], atol=1e-10, rtol=1e-10)

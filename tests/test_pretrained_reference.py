@@ -140,6 +140,20 @@ def test_smollm2_tokenizer_and_chat_template_equal_transformers(smollm2):
     assert smollm2.tokenizer.pieces("2026") == ["2", "0", "2", "6"]  # the 'smollm' pre-tokenizer splits digits
 
 
+def smollm_pre_tokenize(text: str) -> list[str]:
+    """llama.cpp's 'smollm' pre-tokenizer, from its two regular expressions: every \\p{N} apart, then GPT-2's split."""
+    regex = pytest.importorskip("regex")
+    gpt2 = regex.compile(r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+""")
+    return [piece for chunk in regex.split(r"(\p{N})", text) if chunk for piece in gpt2.findall(chunk)]
+
+
+@pytest.mark.parametrize("text", [t for t in TOKENIZER_TEXTS if "<|" not in t]  # special tokens split off first
+                         + ["x ٣ ① ² 12½", "  2024-12-07, 3.14 and ٢٠٢٦", "tab\t\tend \n\n"])
+def test_smollm2_pre_tokenizer_splits_as_llama_cpps_smollm_expressions(smollm2, text):
+    pieces = smollm2.tokenizer.backend.pre_tokenizer.pre_tokenize_str(text)
+    assert [text[a:b] for _, (a, b) in pieces] == smollm_pre_tokenize(text)
+
+
 def test_smollm2_refuses_positions_past_its_context_naming_the_limit(smollm2):
     with pytest.raises(ValueError, match="context of 8192 positions"):
         smollm2(torch.zeros(1, 8193, dtype=torch.long))

@@ -14,17 +14,17 @@ import torch.nn.functional as F
 from ..multihead import kv_cache_bytes
 from .core import Case, Hints, Result, checker, run_cases, seeded
 
-__all__ = ["hf_mask", "cached_step", "induction_scores", "cache_bytes", "hint"]
+__all__ = ["decoder_mask", "cached_step", "induction_scores", "cache_bytes", "hint"]
 
 NOTEBOOK = "13_attention_in_pretrained_models"  # where these exercises are set; the progress record files them under it
 
 hint = Hints({
-    "hf_mask": [
-        "Hugging Face's attention_mask marks real tokens with 1; the course's boolean masks mark keys that may be "
-        "attended with True. Which comparison turns one into the other?",
-        "Padding belongs to the keys (the last axis of the scores (B, H, L, S)); give the mask a head axis and a "
-        "query axis of size 1 so that it broadcasts.",
-        "(attention_mask == 1)[:, None, None, :] is (B, 1, 1, S), True at real tokens.",
+    "decoder_mask": [
+        "Two rules at once: a key must be a real token, and it must not be in the future. Build each as a boolean "
+        "tensor and combine them with &.",
+        "Causal: torch.ones(S, S, dtype=torch.bool).tril() (or causal_mask(S) of notebook 04) is True where key <= "
+        "query. Padding: attention_mask == 1 is (B, S), and it is about the keys, wherever the zeros are.",
+        "Broadcast: the causal mask as (1, 1, S, S), the padding as (B, 1, 1, S); & combines them into (B, 1, S, S).",
     ],
     "cached_step": [
         "Two bugs. First print the shapes, then ask which key/value head each query head should read.",
@@ -41,48 +41,55 @@ hint = Hints({
     ],
     "cache_bytes": [
         "A cache holds one key and one value vector per layer, per sequence, per position and per key/value head.",
-        "SmolLM2 has 30 layers and 3 key/value heads of width 64 (its 9 query heads share them); bfloat16 takes "
-        "2 bytes.",
-        "2 (keys and values) · 30 · 8 · 4096 · 3 · 64 · 2 bytes.",
+        "SmolLM2 has 30 layers and 3 key/value heads (its 9 query heads share them), each 576 / 9 = 64 wide; "
+        "bfloat16 takes 2 bytes.",
+        "Multiply: (keys and values) × layers × sequences × positions × key/value heads × head width × bytes per value.",
     ],
 }).hint
 
 
-def _hf_masks(g: torch.Generator, B: int, S: int, dtype: torch.dtype) -> torch.Tensor:
-    lengths = torch.randint(1, S + 1, (B,), generator=g)
-    lengths[0] = S  # one row with no padding at all
-    return (torch.arange(S)[None, :] < lengths[:, None]).to(dtype)  # (B, S): 1 real, 0 padding, on the right
+def _left_padded(g: torch.Generator, B: int, S: int, dtype: torch.dtype) -> torch.Tensor:
+    """Hugging Face masks (B, S) of prompts padded on the left: 0s first, then 1s; one row without padding."""
+    pads = torch.randint(0, S, (B,), generator=g)
+    pads[0] = 0
+    return (torch.arange(S)[None, :] >= pads[:, None]).to(dtype)  # (B, S)
 
 
 @checker(NOTEBOOK)
-def hf_mask(fn: Callable) -> Result:
-    """Check ``fn(attention_mask (B, S))`` -> boolean ``(B, 1, 1, S)``, True where Hugging Face's mask is 1."""
+def decoder_mask(fn: Callable) -> Result:
+    """Check ``fn(attention_mask (B, S))`` -> boolean ``(B, 1, S, S)``: key j allowed for query i when j <= i and real."""
     g = seeded(130)
     cases = []
     for B, S, dtype in ((3, 5, torch.long), (2, 4, torch.int32), (4, 6, torch.long)):
-        am = _hf_masks(g, B, S, dtype)
-        real = am == 1
+        am = _left_padded(g, B, S, dtype)
+        real = am == 1  # (B, S)
+        causal = torch.ones(S, S, dtype=torch.bool).tril()  # (S, S): key j <= query i
+        right = causal[None, None] & real[:, None, None, :]  # (B, 1, S, S)
+        lengths = real.sum(1)
         faulty = {
-            "your mask is True at the padding: that is nn.MultiheadAttention's key_padding_mask convention (True = "
-            "ignore). The course's masks are True = may attend.": ~real[:, None, None, :],
-            "the values are right but the mask is not boolean: an integer mask is refused by scaled_dot_product_attention "
-            "and MultiHeadAttention. Compare with 1 to get booleans.": am[:, None, None, :],
-            "a float mask of 1 and 0 is *added* to the scores, so it masks nothing: padding must be False (or -inf "
-            "in an additive mask). This exercise asks for booleans.": am[:, None, None, :].float(),
-            "you built an additive float mask (0 / -inf). That is a valid mask too, but this exercise asks for the "
-            "boolean convention, True = may attend.": torch.zeros(B, 1, 1, S).masked_fill(~real[:, None, None, :],
-                                                                                             float("-inf")),
-            "the padding is on the query axis: (B, 1, S, 1) hides padded *queries*, but every query must ignore padded "
-            "*keys*, the last axis of (B, H, L, S). Use (B, 1, 1, S).": real[:, None, :, None],
-            "(B, S) lines up with the last two axes of (B, H, L, S), as if it were (L, S): add the head and query "
-            "axes, (B, 1, 1, S).": real,
-            "(B, 1, S) works with MultiHeadAttention, which reads a 3-D mask as (B, L, S), but against the 4-D "
-            "scores (B, H, L, S) of scaled_dot_product_attention its batch axis lands on the heads. Add a head "
-            "axis: (B, 1, 1, S).": real[:, None, :],
+            "the mask lets every token see the future: a decoder needs the causal part too, key j <= query i "
+            "(combine with &).": [real[:, None, None, :], real[:, None, None, :].expand(B, 1, S, S)],
+            "the padding is not masked: the causal part alone lets real tokens attend to the padding. Combine it "
+            "with attention_mask == 1 on the keys.": [causal.expand(B, 1, S, S), causal[None, None]],
+            "your padding part is True at the padding: that is nn.MultiheadAttention's key_padding_mask convention "
+            "(True = ignore). The course's masks are True = may attend.": causal[None, None] & ~real[:, None, None, :],
+            "the padding is on the query axis: it must hide padded *keys*, the last axis, so (B, 1, 1, S).":
+                causal[None, None] & real[:, None, :, None],
+            "the causal part is upside down (triu): query i may see keys j <= i, the past, not the future.":
+                torch.ones(S, S, dtype=torch.bool).triu()[None, None] & real[:, None, None, :],
+            "the causal part is off by one (tril(-1)): a token may attend to itself, so keep the diagonal.":
+                torch.ones(S, S, dtype=torch.bool).tril(-1)[None, None] & real[:, None, None, :],
+            "you assumed the padding is on the right (a mask from the lengths): here the prompts are padded on the "
+            "left, as decoders pad batches for generation. Use the mask itself, attention_mask == 1.":
+                causal[None, None] & (torch.arange(S)[None, :] < lengths[:, None])[:, None, None, :],
+            "the values are right but the mask is not boolean: compare with 1 and combine booleans with &.":
+                right.to(dtype),
+            "(B, S, S) is read by MultiHeadAttention as (B, L, S), but scaled_dot_product_attention's scores are "
+            "(B, H, L, S): add the head axis, (B, 1, S, S).": right[:, 0],
         }
-        cases.append(Case(f"attention_mask (B={B}, S={S}, {str(dtype).removeprefix('torch.')})", (am,),
-                          real[:, None, None, :], faulty))
-    return run_cases("hf_mask", fn, cases)
+        cases.append(Case(f"attention_mask (B={B}, S={S}, {str(dtype).removeprefix('torch.')}, padded on the left)",
+                          (am,), right, faulty))
+    return run_cases("decoder_mask", fn, cases)
 
 
 def _step_reference(q, k_new, v_new, cache_k, cache_v, *, interleave=True, causal=False, append=True, new_first=False):
@@ -115,8 +122,9 @@ def cached_step(fn: Callable) -> Result:
             "the grouping is wrong: k.repeat(1, g, 1, 1) gives query head h the key/value head h % Hkv, but query "
             "heads are grouped, head h reads h // g. Use repeat_interleave(g, dim=1).":
                 _step_reference(*args, interleave=False),
-            "is_causal=True aligns the causal mask top-left: with one query and S + 1 keys the query sees key 0 "
-            "only. The new query comes after every cached key, so drop the mask.": _step_reference(*args, causal=True),
+            "a causal mask aligned top-left (is_causal=True, or causal_mask(1, S + 1)) lets the one query see key 0 "
+            "only. The new query comes after every cached key, so it needs no mask (or a bottom-right one).":
+                _step_reference(*args, causal=True),
             "the new key and value were not appended: the token must also attend to itself, torch.cat([cache, new], "
             "dim=2).": _step_reference(*args, append=False),
         }
@@ -161,7 +169,11 @@ SMOLLM2_CACHE = {"num_layers": 30, "batch": 8, "seq_len": 4096, "num_kv_heads": 
 
 @checker(NOTEBOOK)
 def cache_bytes(prediction: Any) -> Result:
-    """Grade a predicted number: the bytes of SmolLM2's KV cache for 8 sequences of 4,096 tokens in bfloat16."""
+    """Grade a predicted number: the bytes of SmolLM2's KV cache for 8 sequences of 4,096 tokens in bfloat16.
+
+    A prediction within 1% passes. A wrong one is named when it matches a known mistake; otherwise the verdict says
+    only whether it is too large or too small, so that the answer is not given away before the reveal.
+    """
     if isinstance(prediction, (torch.Tensor, np.ndarray, np.generic)) and prediction.ndim == 0:
         prediction = prediction.item()  # a number computed with torch or NumPy
     if prediction is ... or prediction is None:
@@ -170,19 +182,36 @@ def cache_bytes(prediction: Any) -> Result:
     if isinstance(prediction, bool) or not isinstance(prediction, numbers.Real) or not math.isfinite(prediction):
         return Result("cache_bytes", "wrong", f"expected a number of bytes, got {type(prediction).__name__} "
                                               f"{prediction!r}. Stuck? check.hint('cache_bytes')")
-    c = SMOLLM2_CACHE
-    right = kv_cache_bytes(**c)
-    faulty = {
+    right = kv_cache_bytes(**SMOLLM2_CACHE)
+
+    def near(value: float) -> bool:
+        return math.isclose(prediction, value, rel_tol=0.01)
+
+    if near(right):
+        return Result("cache_bytes", "correct", f"{right:,} bytes ({right / 2**20:,.0f} MiB): 2 · 30 layers · 8 sequences "
+                                                f"· 4,096 positions · 3 key/value heads · 64 · 2 bytes.")
+    for message, value in _cache_mistakes(right).items():
+        if near(value):
+            return Result("cache_bytes", "wrong", f"{message} Stuck? check.hint('cache_bytes')")
+    size = "large" if prediction > right else "small"
+    far = prediction <= 0 or max(prediction / right, right / prediction) > 2
+    return Result("cache_bytes", "wrong", f"your prediction is too {size}, by {'more' if far else 'less'} than a factor "
+                                          f"of 2. Count again what one position of one sequence holds in one layer. "
+                                          f"Stuck? check.hint('cache_bytes')")
+
+
+def _cache_mistakes(right: int) -> dict[str, float]:
+    mistakes = {
         "that is the cache with 9 key/value heads, one per query head (or with the model width E = 576 where "
         "Hkv·D = 192 belongs): SmolLM2's 9 query heads share 3 key/value heads.": right * 3,
-        "that is half the answer: either you counted only the keys (the cache holds values too) or you counted "
-        "values, not bytes (a bfloat16 value takes 2 bytes).": right / 2,
+        "that is half the answer: you counted only the keys (the cache holds values too), or values rather than "
+        "bytes (a bfloat16 value takes 2), or heads 32 wide (SmolLM2's are 576 / 9 = 64).": right / 2,
+        "that is twice the answer: float32 (4 bytes per value) instead of bfloat16's 2, or 8,192 positions (the "
+        "model's context) instead of the 4,096 asked for.": right * 2,
         "that is one layer's cache: each of the 30 layers has its own keys and values.": right / 30,
         "that is one sequence's cache: the batch holds 8.": right / 8,
-        "that is float32 (4 bytes per value); bfloat16 takes 2.": right * 2,
         "that is in bits: a bfloat16 value is 2 bytes (16 bits).": right * 8,
     }
     for unit, size in (("GB", 1e9), ("GiB", 2**30), ("MB", 1e6), ("MiB", 2**20)):
-        faulty[f"that is the answer in {unit}; give it in bytes."] = right / size
-    case = Case("the prediction", (), right, faulty)
-    return run_cases("cache_bytes", lambda: prediction, [case], atol=0.0, rtol=0.01)
+        mistakes[f"that is the answer in {unit}; give it in bytes."] = right / size
+    return mistakes
