@@ -342,7 +342,7 @@ print("plain average of the two parts      = softmax(s) @ V:", torch.allclose(av
 # The plain average is off in the second decimal place; the merge is exact. The flash loop avoids the question by never
 # normalising early: it divides by $\ell$ once, at the very end. The merge rule is still worth remembering: it is how
 # FlashAttention combines the work of several GPU programs that each took part of the keys (the "split-KV" or
-# flash-decoding trick), and how ring attention combines keys held by different processes (notebook 14, planned).
+# flash-decoding trick), and how ring attention (Liu et al. 2023) combines keys held by different processes.
 #
 # ### Tiles of queries and tiles of keys
 #
