@@ -4,7 +4,7 @@ The references are the libraries the models were published for, reading the very
 sentence-transformers for all-MiniLM-L6-v2 and transformers' ``LlamaForCausalLM`` (loaded from the same GGUF
 file, dequantized the same way) for SmolLM2-135M-Instruct. Neither is something a learner installs, so their
 outputs on a few inputs are stored in ``attn_course/pretrained_reference.json``, which the notebook reads;
-``tests/test_pretrained.py`` recomputes them with both libraries on every run, so the file cannot go stale.
+``tests/integration/test_pretrained_reference.py`` recomputes them with both libraries on every run, so the file cannot go stale.
 
 Run: ``pip install -e ".[test]" && python tools/pretrained_reference.py`` (about half a minute, offline).
 """

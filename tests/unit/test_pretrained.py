@@ -1,6 +1,6 @@
 """attn_course.pretrained, its parts on small random models (no model files needed), and the loaders' errors.
 
-The real models against their reference implementations are in tests/test_pretrained_reference.py.
+The real models against their reference implementations are in tests/integration/test_pretrained_reference.py.
 """
 
 import dataclasses

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository
 COURSE = ROOT / "notebooks"
 SCREENSHOTS = ROOT / "build" / "browser"
 CHROMIUM = Path("/usr/bin/chromium")

@@ -21,7 +21,7 @@ import torch
 
 from attn_course import pretrained as P
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository
 
 
 def _require(module: str, install: str) -> None:

@@ -10,7 +10,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient  # installed with nbval
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 sys.path.insert(0, str(ROOT / "tools"))
 pytest.importorskip("nbstripout")

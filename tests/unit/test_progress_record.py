@@ -13,7 +13,7 @@ from attn_course import exercises
 from attn_course.exercises import softmax as check
 from attn_course.progress_record import CATALOGUE, progress, record_result, reset_progress
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 
 @pytest.fixture

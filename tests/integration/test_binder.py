@@ -4,7 +4,7 @@ check the configuration against the files it must agree with."""
 import re
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository
 
 
 def lines(path):
