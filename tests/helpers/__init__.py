@@ -7,4 +7,4 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository
 NOTEBOOKS = ROOT / "notebooks"
-SOURCES = ROOT / ".nbsrc"
+SOURCES = ROOT / "notebook_sources"

@@ -153,7 +153,7 @@ def test_readme_lists_every_notebook():
         assert colab in row, f"README's row for {path.name} should have its Open in Colab badge"
 
 
-SOURCES = sorted((ROOT / ".nbsrc").glob("[0-9][0-9]_*.py"))
+SOURCES = sorted((ROOT / "notebook_sources").glob("[0-9][0-9]_*.py"))
 
 
 def test_every_notebook_has_its_source_script():
@@ -171,4 +171,4 @@ def test_source_script_and_notebook_are_in_sync(source):
 
     built = json.loads(jupytext.writes(jupytext.read(source), fmt="ipynb"))
     stored = load(ROOT / "notebooks" / f"{source.stem}.ipynb")
-    assert cells(built) == cells(stored), f"rebuild with: python .nbsrc/build.py {source.stem}"
+    assert cells(built) == cells(stored), f"rebuild with: python notebook_sources/build.py {source.stem}"

@@ -1,6 +1,6 @@
-"""Build notebooks/NAME.ipynb from .nbsrc/NAME.py (a jupytext percent script) and execute it in place.
+"""Build notebooks/NAME.ipynb from notebook_sources/NAME.py (a jupytext percent script) and execute it in place.
 
-Usage: python .nbsrc/build.py NAME [NAME ...]    (NAME without extension, e.g. 02_softmax)
+Usage: python notebook_sources/build.py NAME [NAME ...]    (NAME without extension, e.g. 02_softmax)
 
 The scripts are the notebooks' editable sources (plain Python, readable diffs); the executed
 notebooks are what learners open. tests/test_notebooks.py checks that each pair is in sync.
@@ -13,7 +13,7 @@ import sys
 import time
 
 for name in sys.argv[1:]:
-    src, dst = f".nbsrc/{name}.py", f"notebooks/{name}.ipynb"
+    src, dst = f"notebook_sources/{name}.py", f"notebooks/{name}.ipynb"
     subprocess.run(["jupytext", "--quiet", "--to", "ipynb", "-o", dst, src], check=True)
     nb = json.load(open(dst))
     seen: dict[str, int] = {}
