@@ -13,12 +13,22 @@ from .masks import (
     with_global_tokens,
 )
 from .plotting import plot_attention, plot_mask
-from .progress_record import progress, reset_progress
+from .progress_record import Progress, reset_progress
 from .runtime import check_shape, device, set_seed
 from .similarity import cosine_scores, dot_scores
 from .softmax import logsumexp, softmax
 
 __version__ = "0.1.0"
+
+
+def progress(path=None) -> Progress:
+    """Which exercises you have passed, tried, or not tried yet, across the course's notebooks (notebook 00).
+
+    The record is ``~/.attn_course/progress.json`` (or ``$ATTN_COURSE_PROGRESS``); ``reset_progress()`` empties it.
+    """
+    from .exercises import progress as course_progress  # the checkers know the course's exercises
+
+    return course_progress(path)
 
 __all__ = [
     "KernelRegression",

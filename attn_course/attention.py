@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from .masks import causal_mask
+from .masks import apply_attn_mask, causal_mask, check_attn_mask
 from .runtime import check_shape, require_floating
 from .softmax import softmax
 
@@ -34,25 +34,6 @@ def _check_inputs(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -
             f"do not broadcast with query's {tuple(query.shape[:-2])}"
         ) from None
     return (*batch, L, S)
-
-
-def _check_mask(attn_mask: torch.Tensor, scores_shape: tuple[int, ...]) -> None:
-    if not isinstance(attn_mask, torch.Tensor):
-        raise TypeError(f"attn_mask: expected a torch.Tensor, got {type(attn_mask).__name__}")
-    if attn_mask.dtype != torch.bool and not attn_mask.is_floating_point():
-        raise TypeError(
-            f"attn_mask: expected dtype torch.bool (True = may attend) or a float dtype "
-            f"(added to the scores), got {attn_mask.dtype}"
-        )
-    try:
-        fits = torch.broadcast_shapes(attn_mask.shape, scores_shape) == torch.Size(scores_shape)
-    except RuntimeError:
-        fits = False
-    if not fits:
-        raise ValueError(
-            f"attn_mask: expected a shape that broadcasts to the scores (..., L, S) = {scores_shape}, "
-            f"got {tuple(attn_mask.shape)}"
-        )
 
 
 def scaled_dot_product_attention(
@@ -88,17 +69,14 @@ def scaled_dot_product_attention(
     if is_causal and attn_mask is not None:
         raise ValueError("attn_mask: give either attn_mask or is_causal=True, not both")
     if attn_mask is not None:
-        _check_mask(attn_mask, scores_shape)
+        check_attn_mask(attn_mask, scores_shape)
     L, S = scores_shape[-2:]
     if scale is None:
         scale = 1.0 / math.sqrt(query.size(-1))
     scores = (query @ key.transpose(-2, -1)) * scale  # (..., L, E) @ (..., E, S) -> (..., L, S)
     if is_causal:
         attn_mask = causal_mask(L, S, device=query.device)  # (L, S)
-    if attn_mask is not None and attn_mask.dtype == torch.bool:
-        scores = scores.masked_fill(~attn_mask, float("-inf"))  # blocked keys score -inf
-    elif attn_mask is not None:
-        scores = scores + attn_mask.to(scores.dtype)  # float mask: added to the scores
+    scores = apply_attn_mask(scores, attn_mask)  # boolean: blocked keys score -inf; float: added to the scores
     weights = softmax(scores, dim=-1)  # (..., L, S); rows of only -inf give zeros
     output = weights @ value  # (..., L, S) @ (..., S, Ev) -> (..., L, Ev)
     return (output, weights) if return_weights else output
@@ -127,8 +105,8 @@ def gaussian_kernel_weights(queries: torch.Tensor, keys: torch.Tensor, bandwidth
     if attn_mask is not None:
         if not isinstance(attn_mask, torch.Tensor) or attn_mask.dtype != torch.bool:
             raise TypeError(f"attn_mask: expected a boolean tensor (True = may attend), got {attn_mask!r:.60}")
-        _check_mask(attn_mask, tuple(scores.shape))
-        scores = scores.masked_fill(~attn_mask, float("-inf"))
+        check_attn_mask(attn_mask, tuple(scores.shape))
+        scores = apply_attn_mask(scores, attn_mask)
     return softmax(scores, dim=-1)
 
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from .masks import relative_positions, within_window
 from .runtime import check_shape, require_floating, require_int
 
 __all__ = ["sliding_window_attention", "local_global_attention", "default_block_size"]
@@ -44,9 +45,8 @@ def _check(query, key, value, window, block_size):
 def _band(i0: int, i1: int, L: int, window: int, causal: bool, device) -> tuple[int, int, torch.Tensor]:
     """The keys ``[j0, j1)`` that queries ``[i0, i1)`` can reach, and which pairs are inside the band."""
     j0, j1 = max(0, i0 - window), (i1 if causal else min(L, i1 + window))
-    offset = torch.arange(i0, i1, device=device)[:, None] - torch.arange(j0, j1, device=device)[None, :]  # i - j
-    allowed = offset.abs() <= window
-    return j0, j1, (allowed & (offset >= 0) if causal else allowed)
+    offset = relative_positions(torch.arange(i0, i1, device=device), torch.arange(j0, j1, device=device))  # i - j
+    return j0, j1, within_window(offset, window, causal)
 
 
 def _attend_block(q, k, v, allowed, scale: float, use_sdpa: bool) -> torch.Tensor:
@@ -111,9 +111,8 @@ def local_global_attention(query: torch.Tensor, key: torch.Tensor, value: torch.
     for i0 in range(0, L, b):
         i1 = min(i0 + b, L)
         j0, j1, allowed = _band(i0, i1, L, window, causal, query.device)
-        offset = torch.arange(i0, i1, device=query.device)[:, None] - g[None, :]  # (b, G): i - g
-        extra = offset.abs() > window  # a global key inside the band is already counted there
-        extra = extra & (offset >= 0) if causal else extra
+        offset = relative_positions(torch.arange(i0, i1, device=query.device), g)  # (b, G): i - g
+        extra = within_window(offset, L, causal) & ~within_window(offset, window)  # a global key in the band counts once
         keys = torch.cat([key[..., j0:j1, :], k_global], dim=-2)  # (..., kw + G, D): band keys, then global keys
         values = torch.cat([value[..., j0:j1, :], v_global], dim=-2)
         out[..., i0:i1, :] = _attend_block(query[..., i0:i1, :], keys, values, torch.cat([allowed, extra], dim=-1),
@@ -121,6 +120,7 @@ def local_global_attention(query: torch.Tensor, key: torch.Tensor, value: torch.
     if g.numel():  # the global rows read every key: (..., G, L), small because G is
         scores = query[..., g, :] @ key.transpose(-2, -1) * scale
         if causal:
-            scores = scores.masked_fill(torch.arange(L, device=query.device)[None, :] > g[:, None], float("-inf"))
+            future = ~within_window(relative_positions(g, torch.arange(L, device=query.device)), L, causal=True)
+            scores = scores.masked_fill(future, float("-inf"))  # (G, L): a global token still sees only the past
         out[..., g, :] = torch.softmax(scores, dim=-1) @ value
     return out

@@ -9,7 +9,52 @@ import torch
 from .runtime import require_int
 
 __all__ = ["causal_mask", "padding_mask", "sliding_window_mask", "dilated_window_mask", "with_global_tokens",
-           "block_sparse_mask"]
+           "block_sparse_mask", "check_attn_mask", "apply_attn_mask", "relative_positions", "within_window"]
+
+
+def check_attn_mask(attn_mask: object, scores_shape: tuple[int, ...], *, expected: str | None = None,
+                    name: str = "attn_mask") -> None:
+    """Raise a clear error unless ``attn_mask`` is a boolean or float tensor that broadcasts to ``scores_shape``.
+
+    The one check behind every function that takes an ``attn_mask``: boolean means True = may attend;
+    float is added to the scores (``-inf`` blocks). ``expected`` describes the shape in the error message
+    (default: the scores ``(..., L, S)`` with their sizes).
+    """
+    if not isinstance(attn_mask, torch.Tensor):
+        raise TypeError(f"{name}: expected a torch.Tensor, got {type(attn_mask).__name__}")
+    if attn_mask.dtype != torch.bool and not attn_mask.is_floating_point():
+        raise TypeError(f"{name}: expected dtype torch.bool (True = may attend) or a float dtype "
+                        f"(added to the scores), got {attn_mask.dtype}")
+    try:
+        fits = torch.broadcast_shapes(attn_mask.shape, scores_shape) == torch.Size(scores_shape)
+    except RuntimeError:
+        fits = False
+    if not fits:
+        expected = expected or f"the scores (..., L, S) = {tuple(scores_shape)}"
+        raise ValueError(f"{name}: expected a shape that broadcasts to {expected}, got {tuple(attn_mask.shape)}")
+
+
+def apply_attn_mask(scores: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
+    """Scores with a mask applied: boolean False -> ``-inf`` (the key is blocked), float -> added to the scores."""
+    if attn_mask is None:
+        return scores
+    if attn_mask.dtype == torch.bool:
+        return scores.masked_fill(~attn_mask, float("-inf"))  # blocked keys score -inf: zero weight after softmax
+    return scores + attn_mask.to(scores.dtype)  # a float mask is a bias on the scores
+
+
+def relative_positions(query_positions: torch.Tensor, key_positions: torch.Tensor) -> torch.Tensor:
+    """``i - j`` for every query position ``i`` and key position ``j``: ``(Lq,)`` and ``(Lk,)`` -> ``(Lq, Lk)``.
+
+    How far back (positive) or ahead (negative) each key is; every window rule is a test on it.
+    """
+    return query_positions[:, None] - key_positions[None, :]  # (Lq, 1) - (1, Lk) -> (Lq, Lk)
+
+
+def within_window(offset: torch.Tensor, window: int, causal: bool = False) -> torch.Tensor:
+    """True where a key at ``offset = i - j`` is inside the window: ``|i - j| <= window`` (and ``j <= i`` if causal)."""
+    allowed = offset.abs() <= window
+    return allowed & (offset >= 0) if causal else allowed
 
 
 def causal_mask(L: int, S: int | None = None, device: torch.device | str | None = None,
@@ -82,9 +127,8 @@ def sliding_window_mask(L: int, window: int, *, causal: bool = False, device: to
         Boolean ``(L, L)``, True = may attend. Introduced in notebook 10.
     """
     L, window = require_int("L", L), require_int("window", window)
-    offset = torch.arange(L, device=device)[:, None] - torch.arange(L, device=device)[None, :]  # (L, L): i - j
-    allowed = offset.abs() <= window
-    return allowed & (offset >= 0) if causal else allowed
+    positions = torch.arange(L, device=device)
+    return within_window(relative_positions(positions, positions), window, causal)  # (L, L)
 
 
 def dilated_window_mask(L: int, window: int, dilation: int, *, causal: bool = False,
@@ -95,9 +139,9 @@ def dilated_window_mask(L: int, window: int, dilation: int, *, causal: bool = Fa
     Longformer's dilated heads. Returns boolean ``(L, L)``, True = may attend. Introduced in notebook 10.
     """
     L, window, dilation = require_int("L", L), require_int("window", window), require_int("dilation", dilation, 1)
-    offset = torch.arange(L, device=device)[:, None] - torch.arange(L, device=device)[None, :]  # (L, L): i - j
-    allowed = (offset.abs() <= window * dilation) & (offset % dilation == 0)
-    return allowed & (offset >= 0) if causal else allowed
+    positions = torch.arange(L, device=device)
+    offset = relative_positions(positions, positions)  # (L, L): i - j
+    return within_window(offset, window * dilation, causal) & (offset % dilation == 0)
 
 
 def with_global_tokens(mask: torch.Tensor, positions: Sequence[int] | torch.Tensor, *, causal: bool = False

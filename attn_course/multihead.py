@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .masks import causal_mask
+from .masks import apply_attn_mask, causal_mask, check_attn_mask
 from .positions import rotary_tables, rotate
 from .runtime import check_shape
 from .softmax import softmax
 
-__all__ = ["KVCache", "MultiHeadAttention", "kv_cache_bytes"]
+__all__ = ["KVCache", "MultiHeadAttention", "kv_cache_bytes", "trace_shapes"]
 
 
 def kv_cache_bytes(num_layers: int, batch: int, seq_len: int, num_kv_heads: int, head_dim: int,
@@ -96,7 +98,7 @@ class MultiHeadAttention(nn.Module):
     positions too); ``is_causal`` then aligns bottom-right: the queries are the last ``L`` positions.
     """
 
-    def __init__(self, embed_dim: int, num_heads: int, bias: bool = True, kdim: int | None = None,
+    def __init__(self, embed_dim: int, num_heads: int, *, bias: bool = True, kdim: int | None = None,
                  vdim: int | None = None, dropout: float = 0.0, num_kv_heads: int | None = None,
                  use_sdpa: bool = False, rope_base: float | None = None,
                  rope_dtype: torch.dtype = torch.float64) -> None:
@@ -108,7 +110,8 @@ class MultiHeadAttention(nn.Module):
             raise ValueError(f"num_kv_heads: num_heads {num_heads} must divide into groups of it, got {num_kv_heads}")
         self.embed_dim, self.num_heads, self.num_kv_heads = embed_dim, num_heads, num_kv_heads
         self.head_dim = embed_dim // num_heads
-        self.dropout, self.use_sdpa, self.trace = dropout, use_sdpa, False
+        self.dropout, self.use_sdpa = dropout, use_sdpa
+        self._tracing = None  # the trace_shapes context while `trace` is on
         self.rope_base, self.rope_dtype = rope_base, rope_dtype
         if rope_base is not None and not (isinstance(rope_base, (int, float)) and rope_base > 1):
             raise ValueError(f"rope_base: expected a number > 1 (10000 in RoFormer), got {rope_base!r}")
@@ -120,75 +123,81 @@ class MultiHeadAttention(nn.Module):
         self.v_proj = nn.Linear(vdim or embed_dim, num_kv_heads * self.head_dim, bias=bias)
         self.out_proj = nn.Linear(embed_dim, embed_dim, bias=bias)
 
-    def _show(self, step: str, x: torch.Tensor, spec: str) -> torch.Tensor:
-        """With ``trace`` on, print a step and its shape in glossary letters (and check it)."""
-        if self.trace:
-            sizes = check_shape(x, spec, name=step)
-            print(f"{step:<44} ({', '.join(f'{k}={v}' for k, v in sizes.items())})")
-        return x
+    @property
+    def trace(self) -> bool:
+        """True while every step's shape is printed (see :func:`trace_shapes`); set it to switch tracing on or off."""
+        return self._tracing is not None
 
-    def _split(self, x: torch.Tensor, heads: int, name: str) -> torch.Tensor:
-        """``(B, n, heads·D)`` -> ``(B, heads, n, D)``: view the last axis as heads, then put heads first."""
-        B, n = x.shape[:2]
-        letters = ("L" if name == "q" else "S") + (" H" if heads == self.num_heads else " Hkv")
-        x = self._show(f"{name}: split into heads with view", x.view(B, n, heads, self.head_dim), f"B {letters} D")
-        return self._show(f"{name}: transpose(1, 2), heads first", x.transpose(1, 2),
-                          f"B {letters.split()[1]} {letters.split()[0]} D")
+    @trace.setter
+    def trace(self, on: bool) -> None:
+        if on and self._tracing is None:
+            self._tracing = trace_shapes(self)
+            self._tracing.__enter__()
+        elif not on and self._tracing is not None:
+            tracing, self._tracing = self._tracing, None
+            tracing.__exit__(None, None, None)
 
-    def _mask(self, attn_mask: torch.Tensor | None, B: int, L: int, S: int) -> torch.Tensor | None:
-        if attn_mask is None:
-            return None
-        if attn_mask.dtype != torch.bool and not attn_mask.is_floating_point():
-            raise TypeError(f"attn_mask: expected torch.bool (True = may attend) or a float dtype, got {attn_mask.dtype}")
-        mask = attn_mask[:, None] if attn_mask.dim() == 3 else attn_mask  # (B, L, S) -> (B, 1, L, S)
-        want = (B, self.num_heads, L, S)
-        try:
-            fits = torch.broadcast_shapes(mask.shape, want) == torch.Size(want)
-        except RuntimeError:
-            fits = False
-        if not fits:
-            raise ValueError(f"attn_mask: expected a shape that broadcasts to (B, H, L, S) = {want}, "
-                             f"or (B, L, S) = {(B, L, S)}, got {tuple(attn_mask.shape)}")
-        return mask
-
-    def forward(self, query, key, value, attn_mask=None, is_causal=False, need_weights=False,
-                average_attn_weights=True, kv_cache: KVCache | None = None):
-        B, L, _ = check_shape(query, "B L E", name="query", E=self.embed_dim).values()
-        S = check_shape(key, "B S Ek", name="key", B=B, Ek=self.k_proj.in_features)["S"]
-        check_shape(value, "B S Ev", name="value", B=B, S=S, Ev=self.v_proj.in_features)
-        if is_causal and attn_mask is not None:
-            raise ValueError("attn_mask: give either attn_mask or is_causal=True, not both")
-        q = self._split(self._show("q = q_proj(query)", self.q_proj(query), "B L E"), self.num_heads, "q")
-        kv_width = "B S E" if self.num_kv_heads == self.num_heads else "B S Ekv"  # Ekv = Hkv·D
-        k = self._split(self._show("k = k_proj(key)", self.k_proj(key), kv_width), self.num_kv_heads, "k")
-        v = self._split(self._show("v = v_proj(value)", self.v_proj(value), kv_width), self.num_kv_heads, "v")
+    def forward(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+                attn_mask: torch.Tensor | None = None, is_causal: bool = False, need_weights: bool = False,
+                average_attn_weights: bool = True, kv_cache: KVCache | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        B, L, S = self._check_inputs(query, key, value, attn_mask, is_causal)
+        q = self._split(self.q_proj(query), self.num_heads, "q")  # (B, L, E) -> (B, H, L, D)
+        k = self._split(self.k_proj(key), self.num_kv_heads, "k")  # (B, S, Hkv·D) -> (B, Hkv, S, D)
+        v = self._split(self.v_proj(value), self.num_kv_heads, "v")  # (B, S, Hkv·D) -> (B, Hkv, S, D)
         if self.rope_base is not None:
-            q, k = self._rotate(q, k, kv_cache)
+            q, k = self._rotate(q, k, kv_cache)  # each turned by its position; shapes unchanged
         if kv_cache is not None:  # the cached positions first, then the new ones: (B, Hkv, S_cached + S, D)
             k, v = kv_cache.update(k, v)
             S = k.size(2)
-        mask = self._mask(attn_mask, B, L, S)
+        mask = None if attn_mask is None else self._mask(attn_mask, B, L, S)  # broadcasts to (B, H, L, S)
         fast = self.use_sdpa and not need_weights
         sdpa_causal = is_causal and fast and kv_cache is None  # SDPA's own top-left mask, the same as ours
         if is_causal and not sdpa_causal and (kv_cache is None or L > 1):  # one query after a cache sees every key
             mask = causal_mask(L, S, device=query.device, align="top-left" if kv_cache is None else "bottom-right")
         dropout = self.dropout if self.training else 0.0
-        if self.num_kv_heads != self.num_heads and not fast:  # each key/value head serves a group of query heads
-            group = self.num_heads // self.num_kv_heads
-            k = self._show("k: repeat each head for its group", k.repeat_interleave(group, dim=1), "B H S D")
-            v = self._show("v: repeat each head for its group", v.repeat_interleave(group, dim=1), "B H S D")
         if fast:  # one fused call, no weights; enable_gqa shares key/value heads without copying them
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=sdpa_causal,
-                                                 enable_gqa=self.num_kv_heads != self.num_heads)
+                                                 enable_gqa=self.num_kv_heads != self.num_heads)  # (B, H, L, D)
             weights = None
         else:
-            out, weights = self._attend(q, k, v, mask, dropout)
-        out = self._show("heads: transpose(1, 2) back", out.transpose(1, 2), "B L H D")
-        out = self._show("merge heads: reshape to (B, L, E)", out.reshape(B, L, self.embed_dim), "B L E")
-        out = self._show("output = out_proj(merged)", self.out_proj(out), "B L E")
+            if self.num_kv_heads != self.num_heads:  # each key/value head serves a group of query heads
+                k, v = self._repeat_kv(k, "k"), self._repeat_kv(v, "v")  # (B, Hkv, S, D) -> (B, H, S, D)
+            out, weights = self._attend(q, k, v, mask, dropout)  # (B, H, L, D), weights (B, H, L, S)
+        out = self.out_proj(self._merge(out))  # (B, H, L, D) -> (B, L, E) -> (B, L, E)
         if not need_weights:
             return out, None
-        return out, weights.mean(dim=1) if average_attn_weights else weights
+        return out, weights.mean(dim=1) if average_attn_weights else weights  # (B, L, S) or (B, H, L, S)
+
+    def _check_inputs(self, query, key, value, attn_mask, is_causal) -> tuple[int, int, int]:
+        """Validate the inputs; return ``B, L, S``."""
+        B, L, _ = check_shape(query, "B L E", name="query", E=self.embed_dim).values()
+        S = check_shape(key, "B S Ek", name="key", B=B, Ek=self.k_proj.in_features)["S"]
+        check_shape(value, "B S Ev", name="value", B=B, S=S, Ev=self.v_proj.in_features)
+        if is_causal and attn_mask is not None:
+            raise ValueError("attn_mask: give either attn_mask or is_causal=True, not both")
+        return B, L, S
+
+    def _split(self, x: torch.Tensor, heads: int, name: str) -> torch.Tensor:
+        """``(B, n, heads·D)`` -> ``(B, heads, n, D)``: view the last axis as heads, then put heads first."""
+        B, n = x.shape[:2]
+        return x.view(B, n, heads, self.head_dim).transpose(1, 2)  # (B, n, heads, D) -> (B, heads, n, D)
+
+    def _merge(self, out: torch.Tensor) -> torch.Tensor:
+        """``(B, H, L, D)`` -> ``(B, L, E)``: heads back next to each other (the copy ``reshape`` makes is needed)."""
+        B, _, L, _ = out.shape
+        return out.transpose(1, 2).reshape(B, L, self.embed_dim)  # (B, L, H, D) -> (B, L, H·D = E)
+
+    def _repeat_kv(self, x: torch.Tensor, name: str) -> torch.Tensor:
+        """``(B, Hkv, S, D)`` -> ``(B, H, S, D)``: each key/value head repeated for its group of query heads."""
+        return x.repeat_interleave(self.num_heads // self.num_kv_heads, dim=1)
+
+    def _mask(self, attn_mask: torch.Tensor, B: int, L: int, S: int) -> torch.Tensor:
+        """A 3-D mask ``(B, L, S)`` gets a heads axis; any mask is checked to broadcast to ``(B, H, L, S)``."""
+        mask = attn_mask[:, None] if isinstance(attn_mask, torch.Tensor) and attn_mask.dim() == 3 else attn_mask
+        want = (B, self.num_heads, L, S)
+        check_attn_mask(mask, want, expected=f"(B, H, L, S) = {want}, or (B, L, S) = {(B, L, S)}")
+        return mask
 
     def _rotate(self, q, k, kv_cache):
         """Rotary embeddings: turn each query and key by its position, counted on from what the cache has seen."""
@@ -197,20 +206,13 @@ class MultiHeadAttention(nn.Module):
                              f"L={q.size(2)} queries and S={k.size(2)} keys")
         start = kv_cache.seen if kv_cache is not None else 0  # the new tokens sit at start .. start + L - 1
         cos, sin = _rope_tables(start, q.size(2), self.head_dim, self.rope_base, self.rope_dtype, q.device)  # (L, D)
-        q = self._show("q: rotated by position (RoPE)", rotate(q, cos, sin), "B H L D")
-        k = self._show("k: rotated by position (RoPE)", rotate(k, cos, sin), "B Hkv S D")
-        return q, k
+        return rotate(q, cos, sin), rotate(k, cos, sin)
 
     def _attend(self, q, k, v, mask, dropout):
         """The manual path: scores scaled by the head width D, masked, softmax, weighted values."""
-        scores = self._show("scores = q @ k^T / sqrt(D)", q @ k.transpose(-2, -1) / math.sqrt(self.head_dim),
-                            "B H L S")  # (B, H, L, D) @ (B, H, D, S) -> (B, H, L, S)
-        if mask is not None and mask.dtype == torch.bool:
-            scores = scores.masked_fill(~mask, float("-inf"))
-        elif mask is not None:
-            scores = scores + mask
-        weights = softmax(scores, dim=-1)  # (B, H, L, S); a row with no allowed key: zeros
-        out = self._show("out = weights @ v", F.dropout(weights, dropout) @ v, "B H L D")  # (B, H, L, D)
+        scores = q @ k.transpose(-2, -1) / math.sqrt(self.head_dim)  # (B, H, L, D) @ (B, H, D, S) -> (B, H, L, S)
+        weights = softmax(apply_attn_mask(scores, mask), dim=-1)  # (B, H, L, S); a row with no allowed key: zeros
+        out = F.dropout(weights, dropout) @ v  # (B, H, L, S) @ (B, H, S, D) -> (B, H, L, D)
         return out, weights
 
     @classmethod
@@ -241,3 +243,67 @@ class MultiHeadAttention(nn.Module):
                 ours.out_proj.bias.copy_(module.out_proj.bias)
             ours.out_proj.weight.copy_(module.out_proj.weight)
         return ours
+
+
+@contextmanager
+def trace_shapes(module: MultiHeadAttention) -> Iterator[MultiHeadAttention]:
+    """Inside the ``with`` block, ``module`` prints every step's shape in glossary letters as it runs (and checks it).
+
+    ``with trace_shapes(mha): mha(x, x, x)``, or ``mha.trace = True``. The forward pass itself stays plain:
+    the projections are watched with forward hooks, and the steps between them (``_split``, ``_rotate``,
+    ``_repeat_kv``, ``_attend``, ``_merge``) are wrapped for the duration. The fused SDPA path has no
+    scores to show, so its trace goes from the split heads to the merge.
+    """
+    kv_width = "E" if module.num_kv_heads == module.num_heads else "Ekv"  # Ekv = Hkv·D
+
+    def show(step: str, x: torch.Tensor, spec: str) -> None:
+        sizes = check_shape(x, spec, name=step)
+        print(f"{step:<44} ({', '.join(f'{k}={v}' for k, v in sizes.items())})")
+
+    def split(x, heads, name):
+        out = MultiHeadAttention._split(module, x, heads, name)  # (B, heads, n, D)
+        n, h = ("L" if name == "q" else "S"), ("H" if heads == module.num_heads else "Hkv")
+        show(f"{name}: split into heads with view", out.transpose(1, 2), f"B {n} {h} D")  # the view, before transposing
+        show(f"{name}: transpose(1, 2), heads first", out, f"B {h} {n} D")
+        return out
+
+    def rotate_(q, k, kv_cache):
+        q, k = MultiHeadAttention._rotate(module, q, k, kv_cache)
+        show("q: rotated by position (RoPE)", q, "B H L D")
+        show("k: rotated by position (RoPE)", k, "B Hkv S D")
+        return q, k
+
+    def repeat_kv(x, name):
+        out = MultiHeadAttention._repeat_kv(module, x, name)
+        show(f"{name}: repeat each head for its group", out, "B H S D")
+        return out
+
+    def attend(q, k, v, mask, dropout):
+        out, weights = MultiHeadAttention._attend(module, q, k, v, mask, dropout)
+        show("scores = q @ k^T / sqrt(D)", weights, "B H L S")  # the scores' shape is the weights'
+        show("out = weights @ v", out, "B H L D")
+        return out, weights
+
+    def merge(out):
+        merged = MultiHeadAttention._merge(module, out)  # (B, L, E)
+        show("heads: transpose(1, 2) back", out.transpose(1, 2), "B L H D")
+        show("merge heads: reshape to (B, L, E)", merged, "B L E")
+        return merged
+
+    def watch(step: str, spec: str):
+        return lambda _module, _inputs, output: show(step, output, spec)
+
+    hooks = [module.q_proj.register_forward_hook(watch("q = q_proj(query)", "B L E")),
+             module.k_proj.register_forward_hook(watch("k = k_proj(key)", f"B S {kv_width}")),
+             module.v_proj.register_forward_hook(watch("v = v_proj(value)", f"B S {kv_width}")),
+             module.out_proj.register_forward_hook(watch("output = out_proj(merged)", "B L E"))]
+    steps = {"_split": split, "_rotate": rotate_, "_repeat_kv": repeat_kv, "_attend": attend, "_merge": merge}
+    for name, step in steps.items():
+        object.__setattr__(module, name, step)  # an instance attribute shadows the method while tracing
+    try:
+        yield module
+    finally:
+        for hook in hooks:
+            hook.remove()
+        for name in steps:
+            object.__delattr__(module, name)

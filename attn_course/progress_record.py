@@ -12,7 +12,9 @@ Windows) while it reads, changes and writes the record, and the new record is wr
 temporary file and renamed over the old one (``os.replace`` is atomic): a reader sees the old
 record or the new one, never half of one.
 
-``progress()`` shows the record; ``reset_progress()`` empties it (keeping a backup).
+``attn_course.progress()`` shows the record against the course's exercises (it lives with the
+checkers, which know them: this module, a foundation, imports none of them); ``reset_progress()``
+empties it (keeping a backup).
 """
 
 from __future__ import annotations
@@ -29,12 +31,10 @@ from pathlib import Path
 
 from filelock import FileLock
 
-__all__ = ["progress", "reset_progress", "record_result", "progress_path", "Progress"]
+__all__ = ["read_progress", "reset_progress", "record_result", "progress_path", "Progress"]
 
 _VERSION = 1
 _LOCK_TIMEOUT_S = 30
-# notebook (e.g. "02_softmax") -> its exercises in the order the notebook sets them; filled by the checkers
-CATALOGUE: dict[str, list[str]] = {}
 
 
 def progress_path() -> Path:
@@ -144,16 +144,20 @@ class Progress:
                 f"<th>status</th><th>tries</th></tr></thead><tbody>{body}</tbody></table>")
 
 
-def progress(path: Path | None = None) -> Progress:
-    """Which exercises you have passed, tried, or not tried yet, across the course's notebooks."""
-    from . import exercises  # noqa: F401  (importing the checkers fills CATALOGUE)
+def read_progress(catalogue: dict[str, list[str]], path: Path | None = None) -> Progress:
+    """The record read against a catalogue of exercises: which are passed, tried, or not tried yet.
+
+    ``catalogue`` maps each notebook (e.g. ``"02_softmax"``) to its exercises in the order the notebook
+    sets them; the checkers keep the course's (``attn_course.exercises.CATALOGUE``), and
+    ``attn_course.progress()`` passes it here.
+    """
 
     path = Path(path) if path is not None else progress_path()
     with _locked(path):
         entries = _read(path)["exercises"]
     rows = []
-    for notebook in sorted(CATALOGUE):
-        for exercise in CATALOGUE[notebook]:
+    for notebook in sorted(catalogue):
+        for exercise in catalogue[notebook]:
             entry = entries.get(f"{notebook}/{exercise}", {})
             status = "passed" if entry.get("passed") else "tried" if entry.get("tries") else "not tried"
             rows.append((notebook, exercise, status, int(entry.get("tries", 0))))

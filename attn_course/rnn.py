@@ -7,8 +7,6 @@ attention the decoder gets one fixed summary of the whole source: the bottleneck
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import torch
 from torch import nn
 
@@ -17,8 +15,7 @@ from .masks import padding_mask
 from .runtime import check_shape
 from .softmax import softmax
 
-__all__ = ["attend", "AdditiveAttention", "LuongAttention", "Encoder", "Decoder", "Seq2Seq", "batches", "fit",
-           "exact_match"]
+__all__ = ["attend", "AdditiveAttention", "LuongAttention", "Encoder", "Decoder", "Seq2Seq"]
 
 
 def _check_mask(mask: torch.Tensor | None, B: int, S: int) -> None:
@@ -84,7 +81,8 @@ class AdditiveAttention(nn.Module):
         k = self.W_k(keys)[:, None, :, :]  # (B, S, Ek) -> (B, 1, S, A)
         return self.v(torch.tanh(q + k)).squeeze(-1)  # (B, L, S, A) -> (B, L, S)
 
-    def forward(self, query, keys, values=None, mask=None):
+    def forward(self, query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor | None = None,
+                mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         query, single, values = _as_steps(query, keys, values, mask)
         context, weights = attend(self.score(query, keys), values, mask)
         return (context[:, 0], weights[:, 0]) if single else (context, weights)
@@ -124,7 +122,8 @@ class LuongAttention(nn.Module):
         k = self.W(keys) if self.kind == "general" else keys  # (B, S, Eq)
         return query @ k.transpose(-2, -1)  # (B, L, Eq) @ (B, Eq, S) -> (B, L, S)
 
-    def forward(self, query, keys, values=None, mask=None):
+    def forward(self, query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor | None = None,
+                mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         query, single, values = _as_steps(query, keys, values, mask)
         if self.kind == "concat":
             context, weights = attend(self.score(query, keys), values, mask)
@@ -194,7 +193,8 @@ class Decoder(nn.Module):
         """The first decoder state ``(1, B, H)`` from the encoder's summary ``(B, Ee)``."""
         return torch.tanh(self.init(summary))[None]
 
-    def forward(self, tokens, state, outputs, summary, mask):
+    def forward(self, tokens: torch.Tensor, state: torch.Tensor, outputs: torch.Tensor, summary: torch.Tensor,
+                mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         e = self.embed(tokens)  # (B, T, Emb)
         T = tokens.size(1)
         if self.attention is None:  # the bottleneck: the same summary at every step, in and out
@@ -222,7 +222,8 @@ class Seq2Seq(nn.Module):
         bos = torch.full((src.size(0), 1), self.bos_id, dtype=torch.long, device=src.device)
         return outputs, summary, mask, self.decoder.start(summary), bos
 
-    def forward(self, src: torch.Tensor, lengths: torch.Tensor, tgt: torch.Tensor):
+    def forward(self, src: torch.Tensor, lengths: torch.Tensor, tgt: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Teacher forcing: logits ``(B, T, V)`` for target ``tgt (B, T)``, and weights ``(B, T, S)`` or None.
 
         The decoder reads ``<bos>`` then the right previous token at every step, all steps at once.
@@ -233,7 +234,8 @@ class Seq2Seq(nn.Module):
         return logits, weights
 
     @torch.no_grad()
-    def translate(self, src: torch.Tensor, lengths: torch.Tensor, max_len: int):
+    def translate(self, src: torch.Tensor, lengths: torch.Tensor, max_len: int
+                  ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Greedy decoding, one step at a time on its own guesses: ids ``(B, max_len)``, weights or None."""
         outputs, summary, mask, state, token = self._start(src, lengths)
         ids, weights = [], []
@@ -243,63 +245,3 @@ class Seq2Seq(nn.Module):
             ids.append(token)
             weights.append(w)
         return torch.cat(ids, dim=1), None if weights[0] is None else torch.cat(weights, dim=1)
-
-
-def batches(split, batch_size: int, generator: torch.Generator | None = None) -> Iterator[tuple]:
-    """Shuffled mini-batches ``(src, lengths, tgt)`` of a split, each ``src`` trimmed to its longest sentence.
-
-    ``split`` has ``src (N, S)``, ``lengths (N,)`` and ``tgt (N, T)``, e.g. a
-    :class:`attn_course.data.TranslationSplit`.
-    """
-    order = torch.randperm(split.src.size(0), generator=generator)
-    for idx in order.split(batch_size):
-        lengths = split.lengths[idx]
-        yield split.src[idx, : int(lengths.max())], lengths, split.tgt[idx]
-
-
-def fit(model: Seq2Seq, split, steps: int, batch_size: int = 128, lr: float = 3e-3, seed: int = 0,
-        progress: str | None = None) -> list[float]:
-    """Train with Adam and cross-entropy on teacher-forced targets; return the loss of every step.
-
-    ``split`` has ``src``, ``lengths`` and ``tgt`` (e.g. a :class:`attn_course.data.TranslationSplit`);
-    ``progress`` is a label for a progress bar (``tqdm``; a printed line without it), or None for none.
-    """
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    generator = torch.Generator().manual_seed(seed)
-    losses: list[float] = []
-    bar = None
-    if progress is not None:
-        try:
-            from tqdm.auto import tqdm  # installed with the course's notebooks, not with the bare package
-            bar = tqdm(total=steps, desc=progress)
-        except ImportError:
-            print(f"{progress}: training {steps} steps (install tqdm for a progress bar)")
-    device = next(model.parameters()).device
-    model.train()
-    while len(losses) < steps:
-        for src, lengths, tgt in batches(split, batch_size, generator):
-            src, lengths, tgt = src.to(device), lengths.to(device), tgt.to(device)
-            logits, _ = model(src, lengths, tgt)  # (B, T, V)
-            loss = nn.functional.cross_entropy(logits.flatten(0, 1), tgt.flatten())
-            optimizer.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            losses.append(loss.item())
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)  # redrawn at most 10 times a second
-            if len(losses) == steps:
-                break
-    if bar is not None:
-        bar.close()
-    model.eval()
-    return losses
-
-
-@torch.no_grad()
-def exact_match(model: Seq2Seq, split) -> torch.Tensor:
-    """Per example: True when the greedy translation equals the target exactly (EOS included)."""
-    device = next(model.parameters()).device
-    predicted, _ = model.translate(split.src.to(device), split.lengths.to(device), max_len=split.tgt.size(1))  # (N, T)
-    return (predicted.cpu() == split.tgt).all(dim=-1)

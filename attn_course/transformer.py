@@ -49,7 +49,7 @@ class TransformerBlock(nn.Module):
     :class:`KVCache` for generation one token at a time.
     """
 
-    def __init__(self, embed_dim: int, num_heads: int, causal: bool = True, context_dim: int | None = None,
+    def __init__(self, embed_dim: int, num_heads: int, *, causal: bool = True, context_dim: int | None = None,
                  mlp_ratio: int = 4, dropout: float = 0.0) -> None:
         super().__init__()
         self.causal = causal
@@ -61,7 +61,9 @@ class TransformerBlock(nn.Module):
         self.ln_mlp = nn.LayerNorm(embed_dim)
         self.mlp = FeedForward(embed_dim, mlp_ratio * embed_dim, dropout)
 
-    def forward(self, x, context=None, context_mask=None, attn_mask=None, kv_cache=None, need_weights=False):
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None, context_mask: torch.Tensor | None = None,
+                attn_mask: torch.Tensor | None = None, kv_cache: KVCache | None = None, need_weights: bool = False
+                ) -> tuple[torch.Tensor, dict[str, torch.Tensor] | None]:
         if (context is None) != (self.cross_attn is None):
             raise ValueError("context: this block was built " + ("without" if self.cross_attn is None else "with")
                              + " cross-attention (context_dim), so " + ("pass no" if self.cross_attn is None
@@ -98,14 +100,14 @@ class DecoderOnlyTransformer(nn.Module):
     :class:`KVCache` per layer (:meth:`new_caches`), ``ids`` continue the cached positions.
     """
 
-    def __init__(self, vocab_size: int, max_len: int, embed_dim: int = 64, num_heads: int = 4, num_layers: int = 2,
+    def __init__(self, vocab_size: int, max_len: int, *, embed_dim: int = 64, num_heads: int = 4, num_layers: int = 2,
                  mlp_ratio: int = 4, dropout: float = 0.0) -> None:
         super().__init__()
         self.max_len = max_len
         self.token = nn.Embedding(vocab_size, embed_dim)
         self.position = nn.Embedding(max_len, embed_dim)
-        self.blocks = nn.ModuleList(TransformerBlock(embed_dim, num_heads, True, None, mlp_ratio, dropout)
-                                    for _ in range(num_layers))
+        self.blocks = nn.ModuleList(TransformerBlock(embed_dim, num_heads, causal=True, mlp_ratio=mlp_ratio,
+                                                     dropout=dropout) for _ in range(num_layers))
         self.ln_final = nn.LayerNorm(embed_dim)
         self.head = nn.Linear(embed_dim, vocab_size, bias=False)
 
@@ -113,7 +115,8 @@ class DecoderOnlyTransformer(nn.Module):
         """One empty cache per layer."""
         return [KVCache() for _ in self.blocks]
 
-    def forward(self, ids: torch.Tensor, kv_caches: list[KVCache] | None = None, need_weights: bool = False):
+    def forward(self, ids: torch.Tensor, kv_caches: list[KVCache] | None = None, need_weights: bool = False
+                ) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
         T = check_shape(ids, "B T", name="ids")["T"]
         start = len(kv_caches[0]) if kv_caches is not None else 0
         if start + T > self.max_len:
@@ -159,20 +162,20 @@ class TransformerTranslator(nn.Module):
     ``forward(src (B, S), lengths (B,), tgt (B, T))`` returns ``(logits (B, T, V), cross weights)``
     with teacher forcing (the decoder reads BOS then ``tgt`` shifted right); ``translate(src,
     lengths, max_len)`` returns greedy ids ``(B, max_len)`` and the last layer's cross-attention
-    ``(B, H, max_len, S)``. ``rnn.fit`` and ``rnn.exact_match`` work with it.
+    ``(B, H, max_len, S)``. ``training.fit`` and ``training.exact_match`` work with it.
     """
 
-    def __init__(self, src_vocab: int, tgt_vocab: int, max_src_len: int, max_tgt_len: int, embed_dim: int = 64,
+    def __init__(self, src_vocab: int, tgt_vocab: int, max_src_len: int, max_tgt_len: int, *, embed_dim: int = 64,
                  num_heads: int = 4, encoder_layers: int = 1, decoder_layers: int = 1, mlp_ratio: int = 4,
                  bos_id: int = 1) -> None:
         super().__init__()
         self.bos_id = bos_id
         self.src_token, self.src_position = nn.Embedding(src_vocab, embed_dim), nn.Embedding(max_src_len, embed_dim)
         self.tgt_token, self.tgt_position = nn.Embedding(tgt_vocab, embed_dim), nn.Embedding(max_tgt_len, embed_dim)
-        self.encoder = nn.ModuleList(TransformerBlock(embed_dim, num_heads, False, None, mlp_ratio)
+        self.encoder = nn.ModuleList(TransformerBlock(embed_dim, num_heads, causal=False, mlp_ratio=mlp_ratio)
                                      for _ in range(encoder_layers))
-        self.decoder = nn.ModuleList(TransformerBlock(embed_dim, num_heads, True, embed_dim, mlp_ratio)
-                                     for _ in range(decoder_layers))
+        self.decoder = nn.ModuleList(TransformerBlock(embed_dim, num_heads, causal=True, context_dim=embed_dim,
+                                                      mlp_ratio=mlp_ratio) for _ in range(decoder_layers))
         self.ln_encoder, self.ln_decoder = nn.LayerNorm(embed_dim), nn.LayerNorm(embed_dim)
         self.head = nn.Linear(embed_dim, tgt_vocab)
 
@@ -185,7 +188,9 @@ class TransformerTranslator(nn.Module):
             x, _ = block(x, attn_mask=mask[:, None, :])  # (B, 1, S): no source token reads padding
         return self.ln_encoder(x), mask
 
-    def decode(self, tgt_in, memory, mask, kv_caches=None, need_weights=False):
+    def decode(self, tgt_in: torch.Tensor, memory: torch.Tensor, mask: torch.Tensor,
+               kv_caches: list[KVCache] | None = None, need_weights: bool = False
+               ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Logits ``(B, T, V)`` for the decoder input ``tgt_in (B, T)``, and the last layer's cross weights."""
         start = len(kv_caches[0]) if kv_caches is not None else 0
         x = self.tgt_token(tgt_in) + self.tgt_position(torch.arange(start, start + tgt_in.size(1), device=tgt_in.device))
@@ -195,13 +200,13 @@ class TransformerTranslator(nn.Module):
                          need_weights=need_weights)
         return self.head(self.ln_decoder(x)), w["cross"] if need_weights else None
 
-    def forward(self, src, lengths, tgt):
+    def forward(self, src: torch.Tensor, lengths: torch.Tensor, tgt: torch.Tensor) -> tuple[torch.Tensor, None]:
         memory, mask = self.encode(src, lengths)
         bos = torch.full_like(tgt[:, :1], self.bos_id)
         return self.decode(torch.cat([bos, tgt[:, :-1]], dim=1), memory, mask)  # (B, T, V), None
 
     @torch.no_grad()
-    def translate(self, src, lengths, max_len: int):
+    def translate(self, src: torch.Tensor, lengths: torch.Tensor, max_len: int) -> tuple[torch.Tensor, torch.Tensor]:
         memory, mask = self.encode(src, lengths)
         caches = [KVCache() for _ in self.decoder]
         token = torch.full_like(src[:, :1], self.bos_id)  # (B, 1)
@@ -225,21 +230,22 @@ class ImageQuestionModel(nn.Module):
     cross weights (B, H, Lq, S) of the last block or None)``. Question id 0 is padding, at the end.
     """
 
-    def __init__(self, num_words: int, num_answers: int, image_size: int = 32, patch_size: int = 4,
+    def __init__(self, num_words: int, num_answers: int, *, image_size: int = 32, patch_size: int = 4,
                  channels: int = 3, embed_dim: int = 64, num_heads: int = 4, image_layers: int = 1,
                  question_layers: int = 1, max_question_len: int = 16, mlp_ratio: int = 2,
                  patch_hidden_dim: int | None = 128) -> None:
         super().__init__()
         self.patches = PatchEmbedding(image_size, patch_size, channels, embed_dim, patch_hidden_dim)
-        self.image_blocks = nn.ModuleList(TransformerBlock(embed_dim, num_heads, False, None, mlp_ratio)
+        self.image_blocks = nn.ModuleList(TransformerBlock(embed_dim, num_heads, causal=False, mlp_ratio=mlp_ratio)
                                           for _ in range(image_layers))
         self.word, self.position = nn.Embedding(num_words, embed_dim), nn.Embedding(max_question_len, embed_dim)
-        self.question_blocks = nn.ModuleList(TransformerBlock(embed_dim, num_heads, False, embed_dim, mlp_ratio)
-                                             for _ in range(question_layers))
+        self.question_blocks = nn.ModuleList(TransformerBlock(embed_dim, num_heads, causal=False, context_dim=embed_dim,
+                                                              mlp_ratio=mlp_ratio) for _ in range(question_layers))
         self.ln_image, self.ln_final = nn.LayerNorm(embed_dim), nn.LayerNorm(embed_dim)
         self.head = nn.Linear(embed_dim, num_answers)
 
-    def forward(self, images: torch.Tensor, questions: torch.Tensor, need_weights: bool = False):
+    def forward(self, images: torch.Tensor, questions: torch.Tensor, need_weights: bool = False
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
         Lq = check_shape(questions, "B L", name="questions", B=images.size(0))["L"]
         patches = self.patches(images)  # (B, S, E)
         for block in self.image_blocks:

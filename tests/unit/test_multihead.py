@@ -130,7 +130,7 @@ def test_bad_input():
     x = torch.randn(2, 3, 8)
     with pytest.raises(ValueError, match=r"attn_mask: expected a shape that broadcasts to \(B, H, L, S\)"):
         mha(x, x, x, attn_mask=torch.ones(4, 3, dtype=torch.bool))
-    with pytest.raises(TypeError, match="attn_mask: expected torch.bool"):
+    with pytest.raises(TypeError, match="attn_mask: expected dtype torch.bool"):
         mha(x, x, x, attn_mask=torch.ones(3, 3, dtype=torch.long))
     with pytest.raises(ValueError, match=r"key: expected shape \(B=2, S, Ek=8\)"):
         mha(x, torch.randn(2, 3, 5), x)
