@@ -58,7 +58,8 @@ import torch
 from attn_course import device, padding_mask, plot_attention, scaled_dot_product_attention, set_seed
 from attn_course.data import DATE_FORMATS, SOURCE_CHARACTERS, format_date, make_copy_task, make_date_task
 from attn_course.exercises import seq2seq as check
-from attn_course.rnn import AdditiveAttention, Decoder, Encoder, LuongAttention, Seq2Seq, attend, exact_match, fit
+from attn_course.rnn import AdditiveAttention, Decoder, Encoder, LuongAttention, Seq2Seq, attend
+from attn_course.training import exact_match, fit
 
 set_seed(0)
 torch.set_num_threads(1)  # the same summation order on every machine, so stored outputs match
@@ -261,7 +262,7 @@ copy_models = {
     "additive attention": build(copy_task, lambda: AdditiveAttention(64, 64, 32)),
 }
 for name, model in copy_models.items():
-    fit(model, copy_task.train, steps=300, batch_size=64, lr=5e-3, progress=f"copy, {name}")
+    fit(model, copy_task.train, steps=300, batch_size=64, lr=5e-3, label=f"copy, {name}")
 
 # %% [markdown]
 # Now exact match on the held-out strings (every character and the end right), by input length. The exact
@@ -581,7 +582,7 @@ VARIANTS = {
 models, losses = {}, {}
 for name, make_attention in VARIANTS.items():
     models[name] = build(task, make_attention)  # torch.manual_seed(0) inside
-    losses[name] = fit(models[name], task.train, steps=250, batch_size=64, lr=8e-3, progress=name)
+    losses[name] = fit(models[name], task.train, steps=250, batch_size=64, lr=8e-3, label=name)
 
 # %% [markdown]
 # Held-out exact match: the whole ten-character date and the end must be right, decoded greedily

@@ -66,7 +66,7 @@ from attn_course.cross_attention import CrossAttention, PatchEmbedding, patchify
 from attn_course.data import SHAPE_COLOURS, SHAPE_KINDS, format_date, make_date_task, make_shapes_task
 from attn_course.exercises import cross_attention as check
 from attn_course.multihead import MultiHeadAttention
-from attn_course.rnn import exact_match, fit
+from attn_course.training import exact_match, fit
 from attn_course.self_attention import SelfAttention
 from attn_course.transformer import ImageQuestionModel, TransformerTranslator
 
@@ -389,7 +389,7 @@ print(f"whole model: {sum(p.numel() for p in translator.parameters()):,} paramet
 
 # %% tags=["nbval-ignore-output"]
 start = time.perf_counter()
-date_losses = fit(translator, task.train, steps=400, batch_size=64, lr=3e-3, seed=0, progress="transformer, dates")
+date_losses = fit(translator, task.train, steps=400, batch_size=64, lr=3e-3, seed=0, label="transformer, dates")
 print(f"trained {len(date_losses)} steps in {time.perf_counter() - start:.1f} s; "  # fit has closed its bar
       f"mean loss of the last 20 steps {np.mean(date_losses[-20:]):.4f}")
 
