@@ -238,8 +238,8 @@ print("layer 0 equals nn.TransformerEncoderLayer within 1e-5:", torch.allclose(o
 # The whole model, checked against **sentence-transformers**, the library this model was published for. That
 # library is not part of what a learner installs, so its outputs on five texts were computed once by
 # `tools/pretrained_reference.py` and stored with the course; the test suite recomputes them with sentence-transformers
-# on every run (`tests/test_pretrained.py`), so the stored numbers are the library's. A sentence embedding is the mean
-# of the last layer's vectors over the real tokens, scaled to length 1.
+# on every run (`tests/integration/test_pretrained_reference.py`), so the stored numbers are the library's. A
+# sentence embedding is the mean of the last layer's vectors over the real tokens, scaled to length 1.
 
 # %%
 reference = pretrained.reference_outputs()

@@ -3,7 +3,7 @@
 Usage: python notebook_sources/build.py NAME [NAME ...]    (NAME without extension, e.g. 02_softmax)
 
 The scripts are the notebooks' editable sources (plain Python, readable diffs); the executed
-notebooks are what learners open. tests/test_notebooks.py checks that each pair is in sync.
+notebooks are what learners open. tests/integration/test_notebooks.py checks that each pair is in sync.
 Cell tags go in the cell header: `# %% tags=["solution"] jupyter={"source_hidden": true}`.
 """
 import hashlib
