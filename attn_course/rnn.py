@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from .attention import scaled_dot_product_attention
-from .masks import padding_mask
+from .masks import apply_attn_mask, padding_mask
 from .runtime import check_shape
 from .softmax import softmax
 
@@ -42,7 +42,7 @@ def attend(scores: torch.Tensor, values: torch.Tensor, mask: torch.Tensor | None
     if single:
         scores = scores[:, None, :]  # (B, 1, S): one decoder step
     if mask is not None:
-        scores = scores.masked_fill(~mask[:, None, :], float("-inf"))  # (B, 1, S) broadcasts over steps
+        scores = apply_attn_mask(scores, mask[:, None, :])  # (B, 1, S) broadcasts over steps: padding scores -inf
     weights = softmax(scores, dim=-1)  # (B, L, S): each step's weights over the source sum to 1
     context = weights @ values  # (B, L, S) @ (B, S, Ev) -> (B, L, Ev)
     return (context[:, 0], weights[:, 0]) if single else (context, weights)

@@ -15,7 +15,7 @@ import time
 import nbformat
 from nbclient import NotebookClient
 
-BUDGET_S = 60  # COURSE_GUIDE §4: each notebook under 60 s on a 2-core CPU
+BUDGET_S = 60  # CONTRIBUTING.md, "Notebooks": each notebook under 60 s on a 2-core CPU
 
 
 def time_notebook(path: str) -> float:

@@ -1,4 +1,4 @@
-"""The machinery every exercise checker shares (COURSE_GUIDE §5).
+"""The machinery every exercise checker shares (CONTRIBUTING.md, "Exercises and checkers").
 
 A checker calls the learner's function on small seeded inputs (copies, so it can tell
 if they were changed), validates the answer in stages (``None``, type, number of

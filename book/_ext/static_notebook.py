@@ -5,7 +5,7 @@ Two things a static page cannot do the way JupyterLab does, handled here rather 
 - **Widget outputs** (tqdm progress bars, `interact` sliders) need a running kernel. Their stored
   plain-text stand-ins are misleading on a page (a finished progress bar reads ``0%|  | 0/300``,
   as it was when first displayed), and rendering the stored widget state would load JavaScript from
-  a CDN. The course keeps a static figure beside every widget (COURSE_GUIDE.md §4), so the site
+  a CDN. The course keeps a static figure beside every widget (CONTRIBUTING.md, "Notebooks"), so the site
   drops widget outputs; the cell's other outputs (printed lines, figures) stay.
 - **Hidden cell sources** (``"jupyter": {"source_hidden": true}``, how every exercise's solution is
   stored) are collapsed behind a "Show the solution" toggle instead of shown in full.
