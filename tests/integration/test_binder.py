@@ -2,9 +2,9 @@
 check the configuration against the files it must agree with."""
 
 import re
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]  # the repository
+from helpers import ROOT
+from helpers.notebooks import colab_url, repository_url
 
 
 def lines(path):
@@ -34,11 +34,10 @@ def test_binder_python_is_one_the_package_supports():
 
 
 def test_readme_binder_badge_opens_this_repository():
-    repository = re.search(r'^Repository = "https://github\.com/([^"]+)"', (ROOT / "pyproject.toml").read_text(),
-                           re.M).group(1)
+    repository = repository_url().removeprefix("https://github.com/")
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert f"https://mybinder.org/v2/gh/{repository}/main?urlpath=lab/tree/notebooks" in readme
-    assert "(https://colab.research.google.com/github/" + repository + "/blob/main/notebooks/00_welcome.ipynb)" in readme
+    assert f"({colab_url('00_welcome.ipynb')})" in readme
 
 
 def test_binder_installs_the_pretrained_models_as_readme_does():

@@ -7,7 +7,6 @@ own figures and printed lines, a navigation that reaches every page, nothing exe
 
 import base64
 import hashlib
-import json
 import os
 import re
 import shlex
@@ -20,12 +19,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import NOTEBOOKS as NOTEBOOK_FOLDER
+from helpers import ROOT
+from helpers.notebooks import is_hidden, read_notebook, repository_url, tags
 
 pytestmark = pytest.mark.site
 
-ROOT = Path(__file__).resolve().parents[2]  # the repository
 BOOK = ROOT / "book"
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = sorted(NOTEBOOK_FOLDER.glob("*.ipynb"))  # every notebook there, numbered or not: the site must show them all
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 DEAD_PROXY = "http://127.0.0.1:9"  # nothing listens there: any download during the build fails, and so does the build
 FIGURE = re.compile(r"_images/([0-9a-f]{64})\.png$")  # myst-nb names an output image by the SHA-256 of its bytes
@@ -40,15 +41,10 @@ def documented_command():
     raise AssertionError("book/_config.yml should state its build command in a comment")
 
 
-def load(path):
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
 def shown_outputs(nb):
     """(cell, output) for every stored output of a code cell that the site shows."""
     for cell in nb["cells"]:
-        tags = cell["metadata"].get("tags", [])
-        if cell["cell_type"] == "code" and not {"remove-output", "remove_output", "remove-cell"} & set(tags):
+        if cell["cell_type"] == "code" and not {"remove-output", "remove_output", "remove-cell"} & set(tags(cell)):
             for output in cell.get("outputs", []):
                 yield cell, output
 
@@ -129,7 +125,7 @@ def test_the_navigation_reaches_every_page_in_order(site):
 def test_each_notebook_page_shows_its_stored_figures_and_printed_lines(site, path):
     page_path = site["html"] / "notebooks" / f"{path.stem}.html"
     assert page_path.exists(), f"no page for {path.name}"
-    page, nb = Page(page_path), load(path)
+    page, nb = Page(page_path), read_notebook(path)
 
     stored = Counter(
         hashlib.sha256(base64.b64decode(output["data"]["image/png"])).hexdigest()
@@ -153,8 +149,8 @@ def test_no_notebook_was_executed(site):
     run_dependent = 0
     for path in NOTEBOOKS:
         text = Page(site["html"] / "notebooks" / f"{path.stem}.html").text
-        for cell, output in shown_outputs(load(path)):
-            if output["output_type"] == "stream" and "nbval-ignore-output" in cell["metadata"].get("tags", []):
+        for cell, output in shown_outputs(read_notebook(path)):
+            if output["output_type"] == "stream" and "nbval-ignore-output" in tags(cell):
                 run_dependent += 1
                 assert " ".join("".join(output["text"]).split()) in text
     assert run_dependent >= 5, "too few run-dependent stored outputs to tell a re-executed notebook"
@@ -165,8 +161,8 @@ def test_widgets_dropped_and_solutions_folded(site, path):
     """book/_ext/static_notebook.py: no widget output or widget JavaScript, and one toggle per hidden solution."""
     html = (site["html"] / "notebooks" / f"{path.stem}.html").read_text(encoding="utf-8")
     assert "application/vnd.jupyter.widget-view+json" not in html and "html-manager" not in html
-    hidden = [c for c in load(path)["cells"] if c["metadata"].get("jupyter", {}).get("source_hidden")]
-    solutions = [c for c in hidden if "solution" in c["metadata"].get("tags", [])]
+    hidden = [c for c in read_notebook(path)["cells"] if is_hidden(c)]
+    solutions = [c for c in hidden if "solution" in tags(c)]
     assert html.count("Show the solution") == len(solutions)
     assert html.count('<details class="admonition hide above-input">') == len(hidden)
 
@@ -194,7 +190,7 @@ def test_equations_render_without_the_network(site):
 
 
 def test_the_book_links_the_repository_named_in_pyproject():
-    repository = re.search(r'^Repository = "([^"]+)"', (ROOT / "pyproject.toml").read_text(encoding="utf-8"), re.M).group(1)
+    repository = repository_url()
     for name in ("_config.yml", "intro.md"):
         for url in re.findall(r"https://github\.com/[\w.-]+/[\w.-]+", (BOOK / name).read_text(encoding="utf-8")):
             assert url == repository, f"book/{name} links {url}, pyproject says {repository}"

@@ -1,32 +1,19 @@
 """Student copies (tools/student_copies.py): no solution survives, and every copy runs top to bottom."""
 
 import hashlib
-import json
 import subprocess
 import sys
-from pathlib import Path
 
 import nbformat
 import pytest
+from helpers import ROOT
+from helpers.notebooks import cells_tagged, course_notebooks, read_notebook, result_text, source, tags
 from nbclient import NotebookClient  # installed with nbval
 
-ROOT = Path(__file__).resolve().parents[2]  # the repository
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = course_notebooks()
 sys.path.insert(0, str(ROOT / "tools"))
 pytest.importorskip("nbstripout")
 from student_copies import make_student_copies  # noqa: E402
-
-
-def load(path):
-    return json.loads(Path(path).read_text(encoding="utf-8"))
-
-
-def tags(cell):
-    return cell["metadata"].get("tags", [])
-
-
-def source(cell):
-    return "".join(cell["source"])
 
 
 @pytest.fixture(scope="module")
@@ -58,20 +45,20 @@ def test_every_course_notebook_gets_a_copy(copies):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_no_solution_source_survives(path, copies):
-    course, student = load(path), load(copies[path.name])
+    course, student = read_notebook(path), read_notebook(copies[path.name])
     secret = solution_only_lines(course)
     assert len(secret) >= 1, "the solutions should have lines of their own (or this test checks nothing)"
     text = "\n".join(source(c) for c in student["cells"])
     leaked = [line for line in secret if line in text]
     assert not leaked, f"solution lines left in the student copy: {leaked[:3]}"
-    assert not [c for c in student["cells"] if "solution" in tags(c)]
-    dropped = sum("solution" in tags(c) for c in course["cells"])
+    assert not cells_tagged(student, "solution")
+    dropped = len(cells_tagged(course, "solution"))
     assert len(student["cells"]) == len(course["cells"]) - dropped, "only the solution cells are left out"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_exercises_cleared_and_lessons_kept(path, copies):
-    course, student = load(path), load(copies[path.name])
+    course, student = read_notebook(path), read_notebook(copies[path.name])
     exercise_cells = [c for c in student["cells"] if {"exercise", "check"} & set(tags(c))]
     assert exercise_cells and all(c["outputs"] == [] for c in exercise_cells), "stubs and checks start without output"
 
@@ -89,8 +76,8 @@ def test_student_copy_runs_top_to_bottom_and_checks_say_not_attempted(path, copi
     folder = copies[path.name].parent
     # Errors fail the run (CellExecutionError), except in cells tagged raises-exception, as under nbval.
     NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
-    verdicts = ["".join(o.get("data", {}).get("text/plain", "")) for c in nb.cells if "check" in tags(c) or
-                "exercise" in tags(c) for o in c.get("outputs", []) if o.get("output_type") == "execute_result"]
+    verdicts = [result_text(o) for c in nb.cells if "check" in tags(c) or "exercise" in tags(c)
+                for o in c.get("outputs", []) if o.get("output_type") == "execute_result"]
     verdicts = [v for v in verdicts if "hint" not in v.lower()]
     assert verdicts and all("not attempted" in v for v in verdicts), verdicts
 
