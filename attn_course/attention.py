@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from .masks import apply_attn_mask, causal_mask, check_attn_mask
-from .runtime import check_shape, require_floating
+from .runtime import check_shape, require_floating, require_number, require_same_dtype, require_tensor
 from .softmax import softmax
 
 __all__ = ["scaled_dot_product_attention", "gaussian_kernel_weights", "KernelRegression"]
@@ -71,8 +71,10 @@ def scaled_dot_product_attention(
     if attn_mask is not None:
         check_attn_mask(attn_mask, scores_shape)
     L, S = scores_shape[-2:]
-    if scale is None:
-        scale = 1.0 / math.sqrt(query.size(-1))
+    if scale is None:  # with E = 0 every score is an empty sum, 0, whatever the scale
+        scale = 1.0 / math.sqrt(query.size(-1)) if query.size(-1) else 1.0
+    else:
+        require_number("scale", scale)
     scores = (query @ key.transpose(-2, -1)) * scale  # (..., L, E) @ (..., E, S) -> (..., L, S)
     if is_causal:
         attn_mask = causal_mask(L, S, device=query.device)  # (L, S)
@@ -98,8 +100,20 @@ def gaussian_kernel_weights(queries: torch.Tensor, keys: torch.Tensor, bandwidth
 
     Introduced in notebook 03.
     """
-    require_floating("queries", queries)
-    require_floating("keys", keys)
+    queries, keys = require_tensor("queries", queries, floating=True), require_tensor("keys", keys, floating=True)
+    require_same_dtype("keys", keys, queries.dtype, "queries'")
+    check_shape(queries, "... L", name="queries")
+    check_shape(keys, "... S", name="keys")
+    try:
+        torch.broadcast_shapes(queries.shape[:-1], keys.shape[:-1])
+    except RuntimeError:
+        raise ValueError(f"keys: leading (batch) axes {tuple(keys.shape[:-1])} do not broadcast with queries' "
+                         f"{tuple(queries.shape[:-1])}") from None
+    if isinstance(bandwidth, torch.Tensor):
+        if bandwidth.numel() != 1 or not bandwidth.is_floating_point() or not bool(bandwidth.detach() > 0):
+            raise ValueError(f"bandwidth: expected a positive scalar, got {bandwidth!r:.60}")
+    else:
+        require_number("bandwidth", bandwidth, positive=True)
     distance = queries[..., :, None] - keys[..., None, :]  # (..., L, 1) - (..., 1, S) -> (..., L, S)
     scores = -(distance**2) / (2 * bandwidth**2)  # near keys score high
     if attn_mask is not None:
@@ -120,8 +134,7 @@ class KernelRegression(nn.Module):
 
     def __init__(self, bandwidth: float = 1.0) -> None:
         super().__init__()
-        if not bandwidth > 0:
-            raise ValueError(f"bandwidth: expected a positive number, got {bandwidth!r}")
+        require_number("bandwidth", bandwidth, positive=True)
         self.log_bandwidth = nn.Parameter(torch.tensor(math.log(bandwidth)))  # log keeps h > 0
 
     @property
@@ -131,5 +144,12 @@ class KernelRegression(nn.Module):
 
     def forward(self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
                 attn_mask: torch.Tensor | None = None) -> torch.Tensor:
-        self.weights = gaussian_kernel_weights(queries, keys, self.log_bandwidth.exp(), attn_mask)  # (L, S)
-        return self.weights @ values  # (L, S) @ (S,) -> (L,)
+        for name, x in (("queries", queries), ("keys", keys), ("values", values)):
+            require_tensor(name, x, floating=True)
+            require_same_dtype(name, x, self.log_bandwidth.dtype, "the module's")
+        if values.shape != keys.shape:
+            raise ValueError(f"values: expected the shape of keys {tuple(keys.shape)}, got {tuple(values.shape)}")
+        self.weights = gaussian_kernel_weights(queries, keys, self.log_bandwidth.exp(), attn_mask)  # (..., L, S)
+        if values.dim() == 1:
+            return self.weights @ values  # (L, S) @ (S,) -> (L,)
+        return (self.weights @ values[..., None])[..., 0]  # (..., L, S) @ (..., S, 1) -> (..., L)

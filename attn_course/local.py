@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from .masks import relative_positions, within_window
-from .runtime import check_shape, require_floating, require_int
+from .masks import relative_positions, token_positions, within_window
+from .runtime import check_shape, require_int, require_number, require_same_dtype, require_tensor
 
 __all__ = ["sliding_window_attention", "local_global_attention", "default_block_size"]
 
@@ -28,18 +28,27 @@ def default_block_size(window: int) -> int:
     Smaller blocks waste fewer scores outside the band (a block's keys are ``b + 2w`` wide, ``b + w``
     causal) but pay more per-block overhead.
     """
-    return max(64, min(window // 2, 512))
+    return max(64, min(require_int("window", window) // 2, 512))
 
 
-def _check(query, key, value, window, block_size):
+def _check(query, key, value, window, block_size, scale):
+    """Validate; return ``L``, the window (at most ``L - 1``), the block size and the scale."""
     for name, x in (("query", query), ("key", key), ("value", value)):
-        require_floating(name, x)
+        require_tensor(name, x, floating=True)
+        require_same_dtype(name, x, query.dtype, "query's")
     L, D = check_shape(query, "... L D", name="query").values()
     check_shape(key, "... L D", name="key", L=L, D=D)
     check_shape(value, "... L Dv", name="value", L=L)
+    for name, x in (("key", key), ("value", value)):
+        if x.shape[:-2] != query.shape[:-2]:
+            raise ValueError(f"{name}: expected the leading axes of query {tuple(query.shape[:-2])}, got {tuple(x.shape[:-2])}")
     window = require_int("window", window)
     block_size = default_block_size(window) if block_size is None else require_int("block_size", block_size, 1)
-    return L, min(window, max(L - 1, 0)), block_size
+    if scale is None:  # with D = 0 every score is an empty sum, 0, whatever the scale
+        scale = 1 / math.sqrt(D) if D else 1.0
+    else:
+        require_number("scale", scale)
+    return L, min(window, max(L - 1, 0)), block_size, scale
 
 
 def _band(i0: int, i1: int, L: int, window: int, causal: bool, device) -> tuple[int, int, torch.Tensor]:
@@ -77,8 +86,7 @@ def sliding_window_attention(query: torch.Tensor, key: torch.Tensor, value: torc
         ``(..., L, Dv)``, equal to dense attention with ``sliding_window_mask(L, window, causal=causal)``.
         Extra memory: one block's scores, ``(..., b, b + 2·window)``. Introduced in notebook 10.
     """
-    L, window, b = _check(query, key, value, window, block_size)
-    scale = 1 / math.sqrt(query.size(-1)) if scale is None else scale
+    L, window, b, scale = _check(query, key, value, window, block_size, scale)
     out = query.new_empty(*query.shape[:-1], value.size(-1))  # (..., L, Dv), filled block by block
     for i0 in range(0, L, b):
         i1 = min(i0 + b, L)
@@ -101,11 +109,8 @@ def local_global_attention(query: torch.Tensor, key: torch.Tensor, value: torch.
     causal=causal)``. Extra memory ``(..., b, b + 2·window + G)`` per block plus ``(..., G, L)``.
     Introduced in notebook 10.
     """
-    L, window, b = _check(query, key, value, window, block_size)
-    scale = 1 / math.sqrt(query.size(-1)) if scale is None else scale
-    g = torch.as_tensor(global_positions, dtype=torch.long, device=query.device).reshape(-1).unique()  # sorted
-    if g.numel() and (int(g[0]) < 0 or int(g[-1]) >= L):
-        raise ValueError(f"global_positions: expected positions in 0..{L - 1}, got {g.tolist()}")
+    L, window, b, scale = _check(query, key, value, window, block_size, scale)
+    g = token_positions("global_positions", global_positions, L, query.device).unique()  # sorted
     k_global, v_global = key[..., g, :], value[..., g, :]  # (..., G, D), (..., G, Dv)
     out = query.new_empty(*query.shape[:-1], value.size(-1))
     for i0 in range(0, L, b):

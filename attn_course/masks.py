@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import torch
 
-from .runtime import require_int
+from .runtime import require_device, require_int, require_tensor
 
 __all__ = ["causal_mask", "padding_mask", "sliding_window_mask", "dilated_window_mask", "with_global_tokens",
            "block_sparse_mask", "check_attn_mask", "apply_attn_mask", "relative_positions", "within_window"]
@@ -20,6 +20,9 @@ def check_attn_mask(attn_mask: object, scores_shape: tuple[int, ...], *, expecte
     float is added to the scores (``-inf`` blocks). ``expected`` describes the shape in the error message
     (default: the scores ``(..., L, S)`` with their sizes).
     """
+    if not isinstance(scores_shape, (tuple, list, torch.Size)) or any(
+            isinstance(n, bool) or not isinstance(n, int) or n < 0 for n in scores_shape):
+        raise TypeError(f"scores_shape: expected a tuple of sizes >= 0, got {scores_shape!r}")
     if not isinstance(attn_mask, torch.Tensor):
         raise TypeError(f"{name}: expected a torch.Tensor, got {type(attn_mask).__name__}")
     if attn_mask.dtype != torch.bool and not attn_mask.is_floating_point():
@@ -36,8 +39,10 @@ def check_attn_mask(attn_mask: object, scores_shape: tuple[int, ...], *, expecte
 
 def apply_attn_mask(scores: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
     """Scores with a mask applied: boolean False -> ``-inf`` (the key is blocked), float -> added to the scores."""
+    require_tensor("scores", scores, floating=True)
     if attn_mask is None:
         return scores
+    check_attn_mask(attn_mask, tuple(scores.shape))
     if attn_mask.dtype == torch.bool:
         return scores.masked_fill(~attn_mask, float("-inf"))  # blocked keys score -inf: zero weight after softmax
     return scores + attn_mask.to(scores.dtype)  # a float mask is a bias on the scores
@@ -48,11 +53,19 @@ def relative_positions(query_positions: torch.Tensor, key_positions: torch.Tenso
 
     How far back (positive) or ahead (negative) each key is; every window rule is a test on it.
     """
+    for name, x in (("query_positions", query_positions), ("key_positions", key_positions)):
+        _require_positions_tensor(name, x)
     return query_positions[:, None] - key_positions[None, :]  # (Lq, 1) - (1, Lk) -> (Lq, Lk)
 
 
 def within_window(offset: torch.Tensor, window: int, causal: bool = False) -> torch.Tensor:
     """True where a key at ``offset = i - j`` is inside the window: ``|i - j| <= window`` (and ``j <= i`` if causal)."""
+    require_tensor("offset", offset)
+    if offset.is_floating_point() or offset.is_complex() or offset.dtype == torch.bool:
+        raise TypeError(f"offset: expected an integer tensor of i - j, got dtype {offset.dtype}")
+    window = require_int("window", window)
+    if not isinstance(causal, bool):
+        raise TypeError(f"causal: expected True or False, got {causal!r}")
     allowed = offset.abs() <= window
     return allowed & (offset >= 0) if causal else allowed
 
@@ -76,6 +89,7 @@ def causal_mask(L: int, S: int | None = None, device: torch.device | str | None 
     """
     L = require_int("L", L)
     S = L if S is None else require_int("S", S)
+    device = require_device("device", device)
     if align not in ("top-left", "bottom-right"):
         raise ValueError(f"align: expected 'top-left' or 'bottom-right', got {align!r}")
     shift = 0 if align == "top-left" else S - L
@@ -95,6 +109,8 @@ def padding_mask(lengths: Sequence[int] | torch.Tensor, max_len: int | None = No
 
     Introduced in notebook 04.
     """
+    if not isinstance(lengths, (torch.Tensor, Sequence)) or isinstance(lengths, str):
+        raise TypeError(f"lengths: expected a sequence of ints or an integer tensor, got {type(lengths).__name__}")
     if not isinstance(lengths, torch.Tensor):
         if any(isinstance(n, bool) or not isinstance(n, int) for n in lengths):
             raise TypeError(f"lengths: expected a sequence of ints, got {list(lengths)!r}")
@@ -155,9 +171,7 @@ def with_global_tokens(mask: torch.Tensor, positions: Sequence[int] | torch.Tens
         got = f"{mask.dtype} {tuple(mask.shape)}" if isinstance(mask, torch.Tensor) else type(mask).__name__
         raise ValueError(f"mask: expected a square boolean (L, L) tensor, got {got}")
     L = mask.shape[0]
-    positions = torch.as_tensor(positions, dtype=torch.long, device=mask.device).reshape(-1)
-    if positions.numel() and (int(positions.min()) < 0 or int(positions.max()) >= L):
-        raise ValueError(f"positions: expected positions in 0..{L - 1}, got {positions.tolist()}")
+    positions = token_positions("positions", positions, L, mask.device)
     out = mask.clone()
     out[positions, :] = True  # global rows: they read everything
     out[:, positions] = True  # global columns: everything reads them
@@ -179,6 +193,9 @@ def block_sparse_mask(L: int, block_size: int, window_blocks: int = 1, global_bl
         Boolean ``(L, L)``, True = may attend. Introduced in notebook 10.
     """
     L, block_size = require_int("L", L), require_int("block_size", block_size, 1)
+    window_blocks, global_blocks = require_int("window_blocks", window_blocks), require_int("global_blocks", global_blocks)
+    random_blocks, seed = require_int("random_blocks", random_blocks), require_int("seed", seed)
+    device = require_device("device", device)
     n = -(-L // block_size)  # number of blocks, rounded up
     blocks = sliding_window_mask(n, window_blocks)  # (n, n) at block level
     generator = torch.Generator().manual_seed(seed)
@@ -187,3 +204,25 @@ def block_sparse_mask(L: int, block_size: int, window_blocks: int = 1, global_bl
     blocks = with_global_tokens(blocks, list(range(min(global_blocks, n))))
     token_block = torch.arange(L) // block_size  # (L,): the block of each token
     return blocks[token_block[:, None], token_block[None, :]].to(device)  # (L, L)
+
+
+def _require_positions_tensor(name: str, x: object) -> None:
+    require_tensor(name, x)
+    if x.is_complex() or x.dtype == torch.bool:
+        raise TypeError(f"{name}: expected a tensor of positions (integer or real), got dtype {x.dtype}")
+    if x.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-D tensor of positions, got shape {tuple(x.shape)}")
+
+
+def token_positions(name: str, positions: Sequence[int] | torch.Tensor, L: int, device=None) -> torch.Tensor:
+    """Positions given as a list of ints or an integer tensor, checked to lie in ``0 .. L-1``, as a 1-D long tensor."""
+    if isinstance(positions, torch.Tensor):
+        if positions.is_floating_point() or positions.is_complex() or positions.dtype == torch.bool:
+            raise TypeError(f"{name}: expected integer positions, got dtype {positions.dtype}")
+    elif not isinstance(positions, Sequence) or isinstance(positions, str) or any(
+            isinstance(p, bool) or not isinstance(p, int) for p in positions):
+        raise TypeError(f"{name}: expected a list of int positions or an integer tensor, got {positions!r:.80}")
+    positions = torch.as_tensor(positions, dtype=torch.long, device=device).reshape(-1)
+    if positions.numel() and (int(positions.min()) < 0 or int(positions.max()) >= L):
+        raise ValueError(f"{name}: expected positions in 0..{L - 1}, got {positions.tolist()}")
+    return positions

@@ -19,7 +19,7 @@ from torch import nn
 
 from .masks import apply_attn_mask, causal_mask, check_attn_mask
 from .positions import rotary_tables, rotate
-from .runtime import check_shape
+from .runtime import check_shape, require_int, require_number, require_same_dtype, require_tensor
 from .softmax import softmax
 
 __all__ = ["KVCache", "MultiHeadAttention", "kv_cache_bytes", "trace_shapes"]
@@ -32,7 +32,12 @@ def kv_cache_bytes(num_layers: int, batch: int, seq_len: int, num_kv_heads: int,
     ``2 · layers · B · S · H_kv · D · bytes``. Fewer key/value heads (grouped-query attention)
     shrink it in proportion. Introduced in notebook 07.
     """
-    return 2 * num_layers * batch * seq_len * num_kv_heads * head_dim * bytes_per_value
+    sizes = {"num_layers": num_layers, "batch": batch, "seq_len": seq_len, "num_kv_heads": num_kv_heads,
+             "head_dim": head_dim}
+    product = 2 * require_int("bytes_per_value", bytes_per_value, 1)
+    for name, n in sizes.items():
+        product *= require_int(name, n)
+    return product
 
 
 @functools.lru_cache(maxsize=16)
@@ -61,6 +66,9 @@ class KVCache:
 
     def update(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Append new keys and values ``(B, Hkv, L, D)`` and return all of them, ``(B, Hkv, S + L, D)``."""
+        B, H, L, _ = check_shape(require_tensor("k", k), "B H L D", name="k").values()
+        check_shape(require_tensor("v", v), "B H L Dv", name="v", B=B, H=H, L=L,
+                    **({} if self.values is None else {"Dv": self.values.size(3)}))
         if self.keys is None:
             self.keys, self.values = k, v
         else:
@@ -103,7 +111,13 @@ class MultiHeadAttention(nn.Module):
                  use_sdpa: bool = False, rope_base: float | None = None,
                  rope_dtype: torch.dtype = torch.float64) -> None:
         super().__init__()
-        num_kv_heads = num_kv_heads or num_heads
+        embed_dim, num_heads = require_int("embed_dim", embed_dim, 1), require_int("num_heads", num_heads, 1)
+        num_kv_heads = num_heads if num_kv_heads is None else require_int("num_kv_heads", num_kv_heads, 1)
+        kdim = None if kdim is None else require_int("kdim", kdim, 1)
+        vdim = None if vdim is None else require_int("vdim", vdim, 1)
+        dropout = require_number("dropout", dropout, minimum=0.0)
+        if dropout >= 1:
+            raise ValueError(f"dropout: expected a probability in [0, 1), got {dropout!r}")
         if embed_dim % num_heads:
             raise ValueError(f"num_heads: embed_dim {embed_dim} must divide into num_heads heads, got {num_heads}")
         if num_heads % num_kv_heads:
@@ -171,6 +185,9 @@ class MultiHeadAttention(nn.Module):
 
     def _check_inputs(self, query, key, value, attn_mask, is_causal) -> tuple[int, int, int]:
         """Validate the inputs; return ``B, L, S``."""
+        for name, x in (("query", query), ("key", key), ("value", value)):  # the weights' dtype (autocast aside)
+            require_tensor(name, x, floating=True)
+            require_same_dtype(name, x, self.q_proj.weight.dtype, "the module's weights", autocast_ok=True)
         B, L, _ = check_shape(query, "B L E", name="query", E=self.embed_dim).values()
         S = check_shape(key, "B S Ek", name="key", B=B, Ek=self.k_proj.in_features)["S"]
         check_shape(value, "B S Ev", name="value", B=B, S=S, Ev=self.v_proj.in_features)
@@ -254,6 +271,8 @@ def trace_shapes(module: MultiHeadAttention) -> Iterator[MultiHeadAttention]:
     ``_repeat_kv``, ``_attend``, ``_merge``) are wrapped for the duration. The fused SDPA path has no
     scores to show, so its trace goes from the split heads to the merge.
     """
+    if not isinstance(module, MultiHeadAttention):
+        raise TypeError(f"module: expected a MultiHeadAttention, got {type(module).__name__}")
     kv_width = "E" if module.num_kv_heads == module.num_heads else "Ekv"  # Ekv = Hkv·D
 
     def show(step: str, x: torch.Tensor, spec: str) -> None:
