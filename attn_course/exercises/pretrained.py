@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from ..multihead import kv_cache_bytes
 from .core import Case, Hints, Result, checker, run_cases, seeded
 
-__all__ = ["decoder_mask", "cached_step", "induction_scores", "cache_bytes", "hint"]
+__all__ = ["cache_bytes", "cached_step", "induction_scores", "decoder_mask", "hint"]  # in the notebook's order
 
 NOTEBOOK = "13_attention_in_pretrained_models"  # where these exercises are set; the progress record files them under it
 
@@ -56,40 +56,36 @@ def _left_padded(g: torch.Generator, B: int, S: int, dtype: torch.dtype) -> torc
 
 
 @checker(NOTEBOOK)
-def decoder_mask(fn: Callable) -> Result:
-    """Check ``fn(attention_mask (B, S))`` -> boolean ``(B, 1, S, S)``: key j allowed for query i when j <= i and real."""
-    g = seeded(130)
-    cases = []
-    for B, S, dtype in ((3, 5, torch.long), (2, 4, torch.int32), (4, 6, torch.long)):
-        am = _left_padded(g, B, S, dtype)
-        real = am == 1  # (B, S)
-        causal = torch.ones(S, S, dtype=torch.bool).tril()  # (S, S): key j <= query i
-        right = causal[None, None] & real[:, None, None, :]  # (B, 1, S, S)
-        lengths = real.sum(1)
-        faulty = {
-            "the mask lets every token see the future: a decoder needs the causal part too, key j <= query i "
-            "(combine with &).": [real[:, None, None, :], real[:, None, None, :].expand(B, 1, S, S)],
-            "the padding is not masked: the causal part alone lets real tokens attend to the padding. Combine it "
-            "with attention_mask == 1 on the keys.": [causal.expand(B, 1, S, S), causal[None, None]],
-            "your padding part is True at the padding: that is nn.MultiheadAttention's key_padding_mask convention "
-            "(True = ignore). The course's masks are True = may attend.": causal[None, None] & ~real[:, None, None, :],
-            "the padding is on the query axis: it must hide padded *keys*, the last axis, so (B, 1, 1, S).":
-                causal[None, None] & real[:, None, :, None],
-            "the causal part is upside down (triu): query i may see keys j <= i, the past, not the future.":
-                torch.ones(S, S, dtype=torch.bool).triu()[None, None] & real[:, None, None, :],
-            "the causal part is off by one (tril(-1)): a token may attend to itself, so keep the diagonal.":
-                torch.ones(S, S, dtype=torch.bool).tril(-1)[None, None] & real[:, None, None, :],
-            "you assumed the padding is on the right (a mask from the lengths): here the prompts are padded on the "
-            "left, as decoders pad batches for generation. Use the mask itself, attention_mask == 1.":
-                causal[None, None] & (torch.arange(S)[None, :] < lengths[:, None])[:, None, None, :],
-            "the values are right but the mask is not boolean: compare with 1 and combine booleans with &.":
-                right.to(dtype),
-            "(B, S, S) is read by MultiHeadAttention as (B, L, S), but scaled_dot_product_attention's scores are "
-            "(B, H, L, S): add the head axis, (B, 1, S, S).": right[:, 0],
-        }
-        cases.append(Case(f"attention_mask (B={B}, S={S}, {str(dtype).removeprefix('torch.')}, padded on the left)",
-                          (am,), right, faulty))
-    return run_cases("decoder_mask", fn, cases)
+def cache_bytes(prediction: Any) -> Result:
+    """Grade a predicted number: the bytes of SmolLM2's KV cache for 8 sequences of 4,096 tokens in bfloat16.
+
+    A prediction within 1% passes. A wrong one is named when it matches a known mistake; otherwise the verdict says
+    only whether it is too large or too small, so that the answer is not given away before the reveal.
+    """
+    if isinstance(prediction, (torch.Tensor, np.ndarray, np.generic)) and prediction.ndim == 0:
+        prediction = prediction.item()  # a number computed with torch or NumPy
+    if prediction is ... or prediction is None:
+        return Result("cache_bytes", "not attempted", "Replace `...` with your prediction (a number of bytes), then run "
+                                                      "this cell again.")
+    if isinstance(prediction, bool) or not isinstance(prediction, numbers.Real) or not math.isfinite(prediction):
+        return Result("cache_bytes", "wrong", f"expected a number of bytes, got {type(prediction).__name__} "
+                                              f"{prediction!r}. Stuck? check.hint('cache_bytes')")
+    right = kv_cache_bytes(**SMOLLM2_CACHE)
+
+    def near(value: float) -> bool:
+        return math.isclose(prediction, value, rel_tol=0.01)
+
+    if near(right):
+        return Result("cache_bytes", "correct", f"{right:,} bytes ({right / 2**20:,.0f} MiB): 2 · 30 layers · 8 sequences "
+                                                f"· 4,096 positions · 3 key/value heads · 64 · 2 bytes.")
+    for message, value in _cache_mistakes(right).items():
+        if near(value):
+            return Result("cache_bytes", "wrong", f"{message} Stuck? check.hint('cache_bytes')")
+    size = "large" if prediction > right else "small"
+    far = prediction <= 0 or max(prediction / right, right / prediction) > 2
+    return Result("cache_bytes", "wrong", f"your prediction is too {size}, by {'more' if far else 'less'} than a factor "
+                                          f"of 2. Count again what one position of one sequence holds in one layer. "
+                                          f"Stuck? check.hint('cache_bytes')")
 
 
 def _step_reference(q, k_new, v_new, cache_k, cache_v, *, interleave=True, causal=False, append=True, new_first=False):
@@ -168,36 +164,40 @@ SMOLLM2_CACHE = {"num_layers": 30, "batch": 8, "seq_len": 4096, "num_kv_heads": 
 
 
 @checker(NOTEBOOK)
-def cache_bytes(prediction: Any) -> Result:
-    """Grade a predicted number: the bytes of SmolLM2's KV cache for 8 sequences of 4,096 tokens in bfloat16.
-
-    A prediction within 1% passes. A wrong one is named when it matches a known mistake; otherwise the verdict says
-    only whether it is too large or too small, so that the answer is not given away before the reveal.
-    """
-    if isinstance(prediction, (torch.Tensor, np.ndarray, np.generic)) and prediction.ndim == 0:
-        prediction = prediction.item()  # a number computed with torch or NumPy
-    if prediction is ... or prediction is None:
-        return Result("cache_bytes", "not attempted", "Replace `...` with your prediction (a number of bytes), then run "
-                                                      "this cell again.")
-    if isinstance(prediction, bool) or not isinstance(prediction, numbers.Real) or not math.isfinite(prediction):
-        return Result("cache_bytes", "wrong", f"expected a number of bytes, got {type(prediction).__name__} "
-                                              f"{prediction!r}. Stuck? check.hint('cache_bytes')")
-    right = kv_cache_bytes(**SMOLLM2_CACHE)
-
-    def near(value: float) -> bool:
-        return math.isclose(prediction, value, rel_tol=0.01)
-
-    if near(right):
-        return Result("cache_bytes", "correct", f"{right:,} bytes ({right / 2**20:,.0f} MiB): 2 · 30 layers · 8 sequences "
-                                                f"· 4,096 positions · 3 key/value heads · 64 · 2 bytes.")
-    for message, value in _cache_mistakes(right).items():
-        if near(value):
-            return Result("cache_bytes", "wrong", f"{message} Stuck? check.hint('cache_bytes')")
-    size = "large" if prediction > right else "small"
-    far = prediction <= 0 or max(prediction / right, right / prediction) > 2
-    return Result("cache_bytes", "wrong", f"your prediction is too {size}, by {'more' if far else 'less'} than a factor "
-                                          f"of 2. Count again what one position of one sequence holds in one layer. "
-                                          f"Stuck? check.hint('cache_bytes')")
+def decoder_mask(fn: Callable) -> Result:
+    """Check ``fn(attention_mask (B, S))`` -> boolean ``(B, 1, S, S)``: key j allowed for query i when j <= i and real."""
+    g = seeded(130)
+    cases = []
+    for B, S, dtype in ((3, 5, torch.long), (2, 4, torch.int32), (4, 6, torch.long)):
+        am = _left_padded(g, B, S, dtype)
+        real = am == 1  # (B, S)
+        causal = torch.ones(S, S, dtype=torch.bool).tril()  # (S, S): key j <= query i
+        right = causal[None, None] & real[:, None, None, :]  # (B, 1, S, S)
+        lengths = real.sum(1)
+        faulty = {
+            "the mask lets every token see the future: a decoder needs the causal part too, key j <= query i "
+            "(combine with &).": [real[:, None, None, :], real[:, None, None, :].expand(B, 1, S, S)],
+            "the padding is not masked: the causal part alone lets real tokens attend to the padding. Combine it "
+            "with attention_mask == 1 on the keys.": [causal.expand(B, 1, S, S), causal[None, None]],
+            "your padding part is True at the padding: that is nn.MultiheadAttention's key_padding_mask convention "
+            "(True = ignore). The course's masks are True = may attend.": causal[None, None] & ~real[:, None, None, :],
+            "the padding is on the query axis: it must hide padded *keys*, the last axis, so (B, 1, 1, S).":
+                causal[None, None] & real[:, None, :, None],
+            "the causal part is upside down (triu): query i may see keys j <= i, the past, not the future.":
+                torch.ones(S, S, dtype=torch.bool).triu()[None, None] & real[:, None, None, :],
+            "the causal part is off by one (tril(-1)): a token may attend to itself, so keep the diagonal.":
+                torch.ones(S, S, dtype=torch.bool).tril(-1)[None, None] & real[:, None, None, :],
+            "you assumed the padding is on the right (a mask from the lengths): here the prompts are padded on the "
+            "left, as decoders pad batches for generation. Use the mask itself, attention_mask == 1.":
+                causal[None, None] & (torch.arange(S)[None, :] < lengths[:, None])[:, None, None, :],
+            "the values are right but the mask is not boolean: compare with 1 and combine booleans with &.":
+                right.to(dtype),
+            "(B, S, S) is read by MultiHeadAttention as (B, L, S), but scaled_dot_product_attention's scores are "
+            "(B, H, L, S): add the head axis, (B, 1, S, S).": right[:, 0],
+        }
+        cases.append(Case(f"attention_mask (B={B}, S={S}, {str(dtype).removeprefix('torch.')}, padded on the left)",
+                          (am,), right, faulty))
+    return run_cases("decoder_mask", fn, cases)
 
 
 def _cache_mistakes(right: int) -> dict[str, float]:
