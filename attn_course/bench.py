@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import numbers
 import os
 import subprocess
 import sys
@@ -18,7 +19,23 @@ from collections.abc import Callable
 
 import torch
 
+from .runtime import require_device, require_int, require_number
+
 __all__ = ["best_time", "median_time", "peak_memory_mb", "in_fresh_process", "attention_flops", "tflops"]
+
+
+def _check_fn(fn: object) -> None:
+    if not callable(fn):
+        raise TypeError(f"fn: expected a function to call with no arguments, got {type(fn).__name__}")
+
+
+def _count(name: str, n: object) -> int:
+    """A size for a FLOP count: an integer (Python's or NumPy's, not a bool) of at least 0."""
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+        raise TypeError(f"{name}: expected an int >= 0, got {type(n).__name__} {n!r}")
+    if n < 0:
+        raise ValueError(f"{name}: expected an int >= 0, got {n}")
+    return int(n)
 
 
 def _sync(device: torch.device | str | None) -> None:
@@ -32,6 +49,10 @@ def best_time(fn: Callable[[], object], repeats: int = 3, warmup: int = 1,
 
     ``device``: pass the CUDA device the work runs on, so the clock waits for it to finish.
     """
+    _check_fn(fn)
+    require_int("repeats", repeats, 1)
+    require_int("warmup", warmup)
+    require_device("device", device)
     for _ in range(warmup):
         fn()
     _sync(device)
@@ -52,6 +73,9 @@ def median_time(fn: Callable[[], object], min_run_time: float = 0.2) -> float:
     """
     from torch.utils import benchmark
 
+    _check_fn(fn)
+    if require_number("min_run_time", min_run_time, positive=True) == float("inf"):
+        raise ValueError("min_run_time: expected a finite number of seconds, got inf")
     return benchmark.Timer(stmt="fn()", globals={"fn": fn}).blocked_autorange(min_run_time=min_run_time).median
 
 
@@ -61,12 +85,19 @@ def attention_flops(batch: int, heads: int, L: int, S: int, head_dim: int, causa
     Two matrix products (``Q Kᵀ`` and ``P V``), each ``L·S·D`` multiply-adds of 2 operations; the
     softmax is left out, as FlashAttention's papers do. Introduced in notebook 11.
     """
+    for name, n in (("batch", batch), ("heads", heads), ("L", L), ("S", S), ("head_dim", head_dim)):
+        _count(name, n)
+    if not isinstance(causal, bool):
+        raise TypeError(f"causal: expected True or False, got {causal!r}")
     flops = 4.0 * batch * heads * L * S * head_dim
     return flops / 2 if causal else flops
 
 
 def tflops(flops: float, seconds: float) -> float:
     """Throughput in TFLOP/s."""
+    require_number("flops", flops, minimum=0)
+    if require_number("seconds", seconds, positive=True) == float("inf"):
+        raise ValueError("seconds: expected a finite time, got inf")
     return flops / seconds / 1e12
 
 
@@ -81,7 +112,8 @@ def peak_memory_mb(fn: Callable[[], object], device: torch.device | str | None =
     On the CPU this needs Linux (``/proc/self/clear_refs``). The C allocator keeps memory that earlier
     calls freed and would hand it out again unseen, so it is asked to return it first (``malloc_trim``).
     """
-    if device is not None and torch.device(device).type == "cuda":
+    _check_fn(fn)
+    if require_device("device", device) is not None and torch.device(device).type == "cuda":
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
         before = torch.cuda.memory_allocated(device)
@@ -111,6 +143,12 @@ def in_fresh_process(script: str, function: str, *args) -> float:
     For memory measurements: a fresh process has no allocator history and no peak from earlier calls.
     The process runs on one thread, as the benchmarks do.
     """
+    if not isinstance(script, (str, os.PathLike)):
+        raise TypeError(f"script: expected a path to a Python file, got {type(script).__name__}")
+    if not os.path.isfile(script):
+        raise ValueError(f"script: no such file: {script}")
+    if not isinstance(function, str) or not function.isidentifier():
+        raise ValueError(f"function: expected the name of a function in {script}, got {function!r}")
     folder, module = os.path.split(os.path.abspath(script))
     code = (f"import torch; torch.set_num_threads(1); import {module.removesuffix('.py')} as m; "
             f"print(m.{function}(*{args!r}))")

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from .multihead import MultiHeadAttention
-from .runtime import check_shape
+from .runtime import check_shape, require_int, require_same_dtype, require_tensor
 
 __all__ = ["CrossAttention", "PatchEmbedding", "patchify", "unpatchify"]
 
@@ -36,16 +36,25 @@ class CrossAttention(nn.Module):
     def __init__(self, embed_dim: int, num_heads: int, context_dim: int | None = None, bias: bool = True,
                  dropout: float = 0.0, use_sdpa: bool = False) -> None:
         super().__init__()
+        require_int("embed_dim", embed_dim, 1)
+        require_int("num_heads", num_heads, 1)
+        if context_dim is not None:
+            require_int("context_dim", context_dim, 1)
         self.attn = MultiHeadAttention(embed_dim, num_heads, bias=bias, kdim=context_dim, vdim=context_dim,
                                        dropout=dropout, use_sdpa=use_sdpa)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor, context_mask: torch.Tensor | None = None,
                 need_weights: bool = False, average_attn_weights: bool = True):
+        dtype = self.attn.q_proj.weight.dtype
+        for name, t in (("x", x), ("context", context)):
+            require_tensor(name, t, floating=True)
         B = check_shape(x, "B L E", name="x", E=self.attn.embed_dim)["B"]
         S = check_shape(context, "B S C", name="context", B=B, C=self.attn.k_proj.in_features)["S"]
+        for name, t in (("x", x), ("context", context)):
+            require_same_dtype(name, t, dtype, "the module's", autocast_ok=True)
         mask = None
         if context_mask is not None:
-            if context_mask.dtype != torch.bool:
+            if require_tensor("context_mask", context_mask).dtype != torch.bool:
                 raise TypeError(f"context_mask: expected torch.bool (True = real token, False = padding), "
                                 f"got {context_mask.dtype}")
             check_shape(context_mask, "B S", name="context_mask", B=B, S=S)
@@ -59,8 +68,8 @@ def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
 
     Patch ``s`` is at row ``s // (W/p)`` and column ``s % (W/p)``. Introduced in notebook 08.
     """
-    B, C, Hi, Wi = check_shape(images, "B C H W", name="images").values()
-    if Hi % patch_size or Wi % patch_size:
+    B, C, Hi, Wi = check_shape(require_tensor("images", images), "B C H W", name="images").values()
+    if require_int("patch_size", patch_size, 1) and (Hi % patch_size or Wi % patch_size):
         raise ValueError(f"patch_size: expected a divisor of the image size {(Hi, Wi)}, got {patch_size}")
     p = patch_size
     x = images.reshape(B, C, Hi // p, p, Wi // p, p)  # (B, C, rows, p, cols, p)
@@ -70,8 +79,13 @@ def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
 
 def unpatchify(patches: torch.Tensor, patch_size: int, image_size: tuple[int, int], channels: int) -> torch.Tensor:
     """The inverse of :func:`patchify`: ``(B, S, p·p·C)`` back to ``(B, C, H, W)``."""
-    Hi, Wi = image_size
-    p = patch_size
+    p, channels = require_int("patch_size", patch_size, 1), require_int("channels", channels, 1)
+    if not isinstance(image_size, (tuple, list)) or len(image_size) != 2:
+        raise TypeError(f"image_size: expected a pair (H, W), got {image_size!r}")
+    Hi, Wi = (require_int("image_size", n, 1) for n in image_size)
+    if Hi % p or Wi % p:
+        raise ValueError(f"patch_size: expected a divisor of image_size {(Hi, Wi)}, got {p}")
+    require_tensor("patches", patches)
     B = check_shape(patches, "B S P", name="patches", S=(Hi // p) * (Wi // p), P=p * p * channels)["B"]
     x = patches.reshape(B, Hi // p, Wi // p, p, p, channels)  # (B, rows, cols, p, p, C)
     return x.permute(0, 5, 1, 3, 2, 4).reshape(B, channels, Hi, Wi)
@@ -96,6 +110,11 @@ class PatchEmbedding(nn.Module):
     def __init__(self, image_size: int, patch_size: int, channels: int, embed_dim: int,
                  hidden_dim: int | None = None) -> None:
         super().__init__()
+        for name, n in (("image_size", image_size), ("patch_size", patch_size), ("channels", channels),
+                        ("embed_dim", embed_dim)):
+            require_int(name, n, 1)
+        if hidden_dim is not None:
+            require_int("hidden_dim", hidden_dim, 1)
         if image_size % patch_size:
             raise ValueError(f"patch_size: expected a divisor of image_size {image_size}, got {patch_size}")
         self.image_size, self.patch_size, self.channels = image_size, patch_size, channels
@@ -106,5 +125,7 @@ class PatchEmbedding(nn.Module):
         self.position = nn.Parameter(torch.randn(self.num_patches, embed_dim))  # as large as the content at the start
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        check_shape(images, "B C H W", name="images", C=self.channels, H=self.image_size, W=self.image_size)
+        check_shape(require_tensor("images", images, floating=True), "B C H W", name="images", C=self.channels,
+                    H=self.image_size, W=self.image_size)
+        require_same_dtype("images", images, self.position.dtype, "the module's", autocast_ok=True)
         return self.proj(patchify(images, self.patch_size)) + self.position  # (B, S, E) + (S, E)

@@ -12,6 +12,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
+import numbers
 import random
 import string
 from collections.abc import Sequence
@@ -19,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+from .runtime import require_int, require_number
 
 __all__ = ["CharVocab", "DATE_FORMATS", "format_date", "random_dates", "TranslationSplit", "TranslationTask",
            "make_date_task", "make_copy_task", "encode_pairs", "pad_sequences", "SOURCE_CHARACTERS",
@@ -55,8 +59,42 @@ _CASES = {
 SOURCE_CHARACTERS = string.ascii_letters + string.digits + " ,./-"  # what a learner may type
 
 
+def _require_seed(seed: int) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int):  # random.Random(None) would draw from the clock
+        raise TypeError(f"seed: expected an int (the same seed gives the same data), got {type(seed).__name__} {seed!r}")
+    return seed
+
+
+def _check_task_sizes(n_train: int, n_test: int, seed: int) -> None:
+    require_int("n_train", n_train)
+    require_int("n_test", n_test)
+    _require_seed(seed)
+
+
+def _require_texts(name: str, texts: Sequence[str]) -> None:
+    if not isinstance(texts, (list, tuple)) or not all(isinstance(t, str) for t in texts):
+        raise TypeError(f"{name}: expected a list of strings, got {type(texts).__name__} {texts!r:.60}")
+
+
+def _ids(ids: Sequence[int] | torch.Tensor, size: int) -> list[int]:
+    """``ids`` (a 1-D integer tensor or a list of ints) as a list, each checked to be an id below ``size``."""
+    if isinstance(ids, torch.Tensor):
+        if ids.dtype.is_floating_point or ids.is_complex() or ids.dtype == torch.bool or ids.dim() != 1:
+            raise TypeError(f"ids: expected a 1-D integer tensor, got {ids.dtype} of shape {tuple(ids.shape)}")
+        ids = ids.tolist()
+    if isinstance(ids, np.ndarray) and ids.dtype.kind in "iu" and ids.ndim == 1:
+        ids = ids.tolist()
+    if not isinstance(ids, (list, tuple)) or any(isinstance(i, bool) or not isinstance(i, numbers.Integral) for i in ids):
+        raise TypeError(f"ids: expected a sequence of ints, got {ids!r:.60}")
+    if any(not 0 <= i < size for i in ids):
+        raise ValueError(f"ids: expected ids from 0 to {size - 1}, got {[i for i in ids if not 0 <= i < size]}")
+    return list(ids)
+
+
 def format_date(date: dt.date, fmt: str, case: str = "lower") -> str:
     """Write ``date`` in one of :data:`DATE_FORMATS`, in ``"lower"``, ``"title"`` or ``"upper"`` case."""
+    if not isinstance(date, dt.date):
+        raise TypeError(f"date: expected a datetime.date, got {type(date).__name__} {date!r}")
     if fmt not in DATE_FORMATS:
         raise ValueError(f"fmt: expected one of {list(DATE_FORMATS)}, got {fmt!r}")
     if case not in _CASES:
@@ -75,7 +113,13 @@ def random_dates(n: int, seed: int, days: Sequence[dt.date] | None = None) -> li
     Returns:
         A list of ``(source, target)`` strings, e.g. ``("sat 21 nov 2026", "2026-11-21")``.
     """
-    rng = random.Random(seed)
+    require_int("n", n)
+    rng = random.Random(_require_seed(seed))
+    if days is not None:
+        if not isinstance(days, (list, tuple)) or not all(isinstance(day, dt.date) for day in days):
+            raise TypeError(f"days: expected a list of datetime.date, got {days!r:.60}")
+        if n and not days:
+            raise ValueError(f"days: expected calendar days to draw {n} dates from, got none")
     span = (LAST_DAY - FIRST_DAY).days + 1
     pairs = []
     for _ in range(n):
@@ -89,6 +133,8 @@ class CharVocab:
     """Characters to ids and back; id 0 is padding, 1 begins and 2 ends a sequence."""
 
     def __init__(self, texts: Sequence[str]) -> None:
+        if not isinstance(texts, str):  # a string is its own characters
+            _require_texts("texts", texts)
         self.tokens = [PAD, BOS, EOS, *sorted(set("".join(texts)))]
         self.index = {t: i for i, t in enumerate(self.tokens)}
         self.pad_id, self.bos_id, self.eos_id = 0, 1, 2
@@ -98,6 +144,8 @@ class CharVocab:
 
     def encode(self, text: str, eos: bool = False) -> list[int]:
         """Ids of ``text``'s characters (and EOS at the end if asked); unknown characters raise."""
+        if not isinstance(text, str):
+            raise TypeError(f"text: expected a str, got {type(text).__name__} {text!r:.60}")
         unknown = sorted(set(text) - set(self.index))
         if unknown:
             shown = "".join(self.tokens[3:]) if len(self.tokens) <= 23 else "".join(self.tokens[3:13]) + "..."
@@ -108,7 +156,7 @@ class CharVocab:
     def decode(self, ids: Sequence[int] | torch.Tensor) -> str:
         """The text of ``ids``, up to the first EOS, skipping padding and BOS."""
         out = []
-        for i in (ids.tolist() if isinstance(ids, torch.Tensor) else ids):
+        for i in _ids(ids, len(self.tokens)):
             if i == self.eos_id:
                 break
             if i > self.eos_id:
@@ -118,6 +166,12 @@ class CharVocab:
 
 def pad_sequences(seqs: Sequence[Sequence[int]], pad_id: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Stack id lists of different lengths into ``(B, S_max)`` with padding, plus their ``(B,)`` lengths."""
+    if not isinstance(seqs, (list, tuple)) or not all(
+            isinstance(s, (list, tuple)) and all(isinstance(i, numbers.Integral) and not isinstance(i, bool) for i in s)
+            for s in seqs):
+        raise TypeError(f"seqs: expected a list of lists of ints, got {seqs!r:.60}")
+    if isinstance(pad_id, bool) or not isinstance(pad_id, numbers.Integral):
+        raise TypeError(f"pad_id: expected an int, got {type(pad_id).__name__} {pad_id!r}")
     lengths = torch.tensor([len(s) for s in seqs], dtype=torch.long)
     out = torch.full((len(seqs), int(lengths.max()) if len(seqs) else 0), pad_id, dtype=torch.long)
     for i, s in enumerate(seqs):
@@ -153,11 +207,18 @@ class TranslationTask:
 
     def encode_sources(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """Source strings to padded ids ``(B, S)`` and lengths ``(B,)``, ready for a model."""
+        _require_texts("texts", texts)
         return pad_sequences([self.src_vocab.encode(t) for t in texts], self.src_vocab.pad_id)
 
 
 def encode_pairs(pairs: list[tuple[str, str]], src_vocab: CharVocab, tgt_vocab: CharVocab) -> TranslationSplit:
     """Encode and pad ``(source, target)`` pairs; each target ends with EOS."""
+    for name, vocab in (("src_vocab", src_vocab), ("tgt_vocab", tgt_vocab)):
+        if not isinstance(vocab, CharVocab):
+            raise TypeError(f"{name}: expected a CharVocab, got {type(vocab).__name__}")
+    if not isinstance(pairs, (list, tuple)) or not all(
+            isinstance(pair, (list, tuple)) and len(pair) == 2 and all(isinstance(t, str) for t in pair) for pair in pairs):
+        raise TypeError(f"pairs: expected a list of (source, target) string pairs, got {pairs!r:.60}")
     src, lengths = pad_sequences([src_vocab.encode(s) for s, _ in pairs])
     tgt, _ = pad_sequences([tgt_vocab.encode(t, eos=True) for _, t in pairs])
     return TranslationSplit(pairs, src, lengths, tgt)
@@ -168,6 +229,7 @@ def make_date_task(n_train: int = 10_000, n_test: int = 1_000, seed: int = 0) ->
 
     Introduced in notebook 05.
     """
+    _check_task_sizes(n_train, n_test, seed)
     days = [FIRST_DAY + dt.timedelta(days=i) for i in range((LAST_DAY - FIRST_DAY).days + 1)]
     random.Random(seed).shuffle(days)
     test_days, train_days = days[: len(days) // 10], days[len(days) // 10:]
@@ -184,6 +246,9 @@ def make_copy_task(n_train: int = 10_000, n_test: int = 1_000, min_len: int = 4,
 
     Introduced in notebook 05, to measure the fixed-vector bottleneck against input length.
     """
+    _check_task_sizes(n_train, n_test, seed)
+    if require_int("max_len", max_len) < require_int("min_len", min_len):
+        raise ValueError(f"max_len: expected at least min_len = {min_len}, got {max_len}")
     rng = random.Random(seed)
 
     def pairs(n: int) -> list[tuple[str, str]]:
@@ -225,6 +290,12 @@ def draw_shapes(shapes: Sequence[tuple[str, str, int, int, int]], image_size: in
     Returns the image ``(3, image_size, image_size)`` float32 in [0, 1] and a ``(n, image_size,
     image_size)`` boolean mask of each shape's pixels.
     """
+    require_int("image_size", image_size, 1)
+    if not math.isfinite(require_number("noise", noise, minimum=0)):
+        raise ValueError(f"noise: expected a finite standard deviation, got {noise}")
+    if rng is not None and not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng: expected a numpy.random.Generator (np.random.default_rng(seed)), got {type(rng).__name__}")
+    _check_shapes(shapes, image_size)
     rng = rng or np.random.default_rng(0)
     image = np.full((image_size, image_size, 3), 0.08) + noise * rng.standard_normal((image_size, image_size, 3))
     masks = np.zeros((len(shapes), image_size, image_size), dtype=bool)
@@ -232,6 +303,20 @@ def draw_shapes(shapes: Sequence[tuple[str, str, int, int, int]], image_size: in
         masks[i, top:top + size, left:left + size] = _shape_pixels(kind, size)
         image[masks[i]] = np.asarray(SHAPE_COLOURS[colour]) * rng.uniform(0.8, 1.0)  # a little shading
     return np.clip(image, 0, 1).transpose(2, 0, 1).astype(np.float32), masks
+
+
+def _check_shapes(shapes: Sequence[tuple[str, str, int, int, int]], image_size: int) -> None:
+    if not isinstance(shapes, (list, tuple)):
+        raise TypeError(f"shapes: expected a list of (kind, colour, top, left, size) tuples, got {type(shapes).__name__}")
+    for shape in shapes:
+        if not isinstance(shape, (tuple, list)) or len(shape) != 5 or not all(
+                isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 0 for n in shape[2:]):
+            raise TypeError(f"shapes: expected (kind, colour, top, left, size) with whole numbers >= 0, got {shape!r}")
+        kind, colour, top, left, size = shape
+        if kind not in SHAPE_KINDS or colour not in SHAPE_COLOURS:
+            raise ValueError(f"shapes: expected a kind in {SHAPE_KINDS} and a colour in {tuple(SHAPE_COLOURS)}, got {shape!r}")
+        if top + size > image_size or left + size > image_size:
+            raise ValueError(f"shapes: {shape!r} does not fit in an image of {image_size} x {image_size} pixels")
 
 
 @dataclass
@@ -264,10 +349,14 @@ class ShapesTask:
 
     def encode_question(self, text: str, length: int | None = None) -> torch.Tensor:
         """Word ids of a question ``(Lq,)``, padded with 0 to ``length``; unknown words raise."""
+        if not isinstance(text, str):
+            raise TypeError(f"text: expected a str, got {type(text).__name__}")
         unknown = [w for w in text.split() if w not in self.words]
         if unknown:
             raise ValueError(f"text: words {unknown} are not in the vocabulary {self.words[1:]}")
         ids = [self.words.index(w) for w in text.split()]
+        if length is not None and require_int("length", length) < len(ids):
+            raise ValueError(f"length: expected at least the question's {len(ids)} words, got {length}")
         return torch.tensor(ids + [0] * ((length or len(ids)) - len(ids)), dtype=torch.long)
 
 
@@ -289,6 +378,9 @@ def _random_scene(rng: np.random.Generator, image_size: int, max_shapes: int) ->
 
 def _shapes_split(n: int, rng: np.random.Generator, image_size: int, max_shapes: int, words: list[str],
                   answers: list[str]) -> ShapesSplit:
+    if n == 0:  # an empty split, with the shapes and dtypes of a full one
+        return ShapesSplit(torch.zeros(0, 3, image_size, image_size), torch.zeros(0, 0, dtype=torch.long),
+                           torch.zeros(0, dtype=torch.long), torch.zeros(0, image_size, image_size, dtype=torch.bool), [])
     images, targets, texts = [], [], []
     for _ in range(n):
         scene = _random_scene(rng, image_size, max_shapes)
@@ -318,6 +410,10 @@ def make_shapes_task(n_train: int = 4000, n_test: int = 500, seed: int = 0, imag
     and quadrant, so each question has one answer. Test images are drawn after the training ones
     from the same seed. Introduced in notebook 08.
     """
+    _check_task_sizes(n_train, n_test, seed)
+    require_int("image_size", image_size, 4)  # a quadrant of 2 pixels holds a shape of 1
+    if not 1 <= require_int("max_shapes", max_shapes, 1) <= len(SHAPE_KINDS):
+        raise ValueError(f"max_shapes: expected 1 to {len(SHAPE_KINDS)} (each shape has a kind of its own), got {max_shapes}")
     words = sorted({w for t in QUESTION_TEMPLATES.values() for w in t.split() if "{" not in w})
     words = ["<pad>", *words, *SHAPE_COLOURS, *SHAPE_KINDS]
     answers = [*SHAPE_COLOURS, *SHAPE_KINDS, *QUADRANTS]
@@ -350,13 +446,13 @@ class SortTask:
 
     def encode(self, digits: str) -> torch.Tensor:
         """The prompt ``(1, n + 1)`` for a string of ``n`` digits: the digits, then ``>``."""
-        if len(digits) != self.length or not digits.isdigit():
+        if not isinstance(digits, str) or len(digits) != self.length or not digits.isdigit():
             raise ValueError(f"digits: expected {self.length} digits, got {digits!r}")
         return torch.tensor([self.vocab.encode(digits + ">")], dtype=torch.long)
 
     def decode(self, ids: torch.Tensor) -> str:
         """The text of one sequence of ids."""
-        return "".join(self.vocab.tokens[i] for i in ids.tolist())
+        return "".join(self.vocab.tokens[i] for i in _ids(ids, len(self.vocab)))
 
 
 def make_sort_task(n_train: int = 20_000, n_test: int = 1_000, length: int = 8, seed: int = 0) -> SortTask:
@@ -364,6 +460,10 @@ def make_sort_task(n_train: int = 20_000, n_test: int = 1_000, length: int = 8, 
 
     Introduced in notebook 09.
     """
+    _check_task_sizes(n_train, n_test, seed)
+    if 10 ** require_int("length", length, 1) < n_train + n_test:  # else the loop below would never end
+        raise ValueError(f"length: {length} digits make only {10 ** length} distinct strings, fewer than the "
+                         f"{n_train + n_test} asked for (n_train + n_test)")
     rng = random.Random(seed)
     strings: dict[str, None] = {}
     while len(strings) < n_train + n_test:  # distinct strings, in the order drawn

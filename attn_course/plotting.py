@@ -30,20 +30,21 @@ def plot_attention(weights, query_labels: Sequence[str] | None = None, key_label
     """
     import matplotlib.pyplot as plt
 
-    if isinstance(weights, torch.Tensor):
-        weights = weights.detach().to("cpu", torch.float64).numpy()
-    w = np.asarray(weights, dtype=float)
+    _check_ax(ax)
+    w = _real_array("weights", weights)
     while w.ndim > 2 and w.shape[0] == 1:
         w = w[0]
     if w.ndim != 2:
         raise ValueError(f"weights: expected shape (L, S), got {tuple(np.shape(weights))}")
     L, S = w.shape
     for name, labels, n in (("query_labels", query_labels, L), ("key_labels", key_labels, S)):
+        if labels is not None and not hasattr(labels, "__len__"):
+            raise TypeError(f"{name}: expected a sequence of {n} labels, got {type(labels).__name__}")
         if labels is not None and len(labels) != n:
             raise ValueError(f"{name}: expected {n} labels, got {len(labels)}")
     if ax is None:
         _, ax = plt.subplots(figsize=(max(3.0, 0.5 * S + 1.5), max(2.5, 0.45 * L + 1.0)))
-    probabilities = np.isfinite(w).all() and w.min() >= 0 and w.max() <= 1
+    probabilities = w.size == 0 or (np.isfinite(w).all() and w.min() >= 0 and w.max() <= 1)  # empty: no scale to fit
     if probabilities:
         vmin, vmax = (0.0 if vmin is None else vmin), (1.0 if vmax is None else vmax)
     image = ax.imshow(w, cmap="viridis", vmin=vmin, vmax=vmax)
@@ -69,7 +70,8 @@ def plot_mask(mask, ax=None, title: str | None = None, show_density: bool = True
     """
     import matplotlib.pyplot as plt
 
-    m = mask.detach().cpu() if isinstance(mask, torch.Tensor) else torch.as_tensor(np.asarray(mask))
+    _check_ax(ax)
+    m = mask.detach().cpu() if isinstance(mask, torch.Tensor) else torch.as_tensor(_array("mask", mask))
     if m.dtype != torch.bool or m.ndim != 2:
         raise ValueError(f"mask: expected a boolean (L, S) mask, got {m.dtype} {tuple(m.shape)}")
     if ax is None:
@@ -77,6 +79,33 @@ def plot_mask(mask, ax=None, title: str | None = None, show_density: bool = True
     ax.imshow(m.numpy(), cmap="Greys", vmin=0, vmax=1, interpolation="nearest")
     ax.set_xlabel("key j (attended to)")
     ax.set_ylabel("query i (attending)")
-    density = f"{m.float().mean().item():.0%} allowed" if show_density else ""
+    density = (f"{m.float().mean().item():.0%} allowed" if m.numel() else "no pairs") if show_density else ""
     ax.set_title(f"{title}\n{density}" if title and density else title or density)
     return ax
+
+
+def _check_ax(ax) -> None:
+    from matplotlib.axes import Axes
+
+    if ax is not None and not isinstance(ax, Axes):
+        raise TypeError(f"ax: expected a matplotlib Axes (or None for a new figure), got {type(ax).__name__}")
+
+
+def _array(name: str, x) -> np.ndarray:
+    """``x`` as a NumPy array of numbers or booleans; a clear error for anything else (None, text, ragged lists)."""
+    try:
+        array = np.asarray(x)
+    except ValueError as error:
+        raise ValueError(f"{name}: expected a rectangular array, got {type(x).__name__} ({error})") from None
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: expected real numbers or booleans, got {type(x).__name__} of dtype {array.dtype}")
+    return array
+
+
+def _real_array(name: str, x) -> np.ndarray:
+    """``x`` (a tensor, an array or nested lists of real numbers) as a float64 NumPy array."""
+    if isinstance(x, torch.Tensor):
+        if x.is_complex():
+            raise TypeError(f"{name}: expected real numbers, got {x.dtype}")
+        x = x.detach().to("cpu", torch.float64).numpy()
+    return np.asarray(_array(name, x), dtype=float)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from .runtime import require_floating, require_int
+from .runtime import check_shape, require_int, require_number, require_tensor
 
 __all__ = ["sinusoidal_positions", "rotary_angles", "rotary_tables", "rotate", "apply_rotary"]
 
@@ -26,6 +26,7 @@ def sinusoidal_positions(L: int, E: int, base: float = 10_000.0) -> torch.Tensor
         ``(L, E)`` float32 tensor, added to token embeddings. Introduced in notebook 06.
     """
     L, E = require_int("L", L), require_int("E", E, 1)
+    require_number("base", base, positive=True)
     position = torch.arange(L, dtype=torch.float64)[:, None]  # (L, 1)
     frequency = base ** (-torch.arange(0, E, 2, dtype=torch.float64) / E)  # (ceil(E/2),): 1 down to ~1/base
     angle = position * frequency  # (L, ceil(E/2))
@@ -41,8 +42,18 @@ def rotary_angles(positions: torch.Tensor, D: int, base: float = 10_000.0,
         raise ValueError(f"D: rotary embeddings rotate pairs of coordinates, so D must be even, got {D}")
     if dtype not in (torch.float32, torch.float64):
         raise TypeError(f"dtype: expected torch.float32 or torch.float64, got {dtype}")
+    require_number("base", base, positive=True)
+    _check_positions(positions)
     theta = 1.0 / base ** (torch.arange(0, D, 2, dtype=dtype) / D)  # (D/2,): 1 down to ~1/base
     return positions.to(dtype)[:, None] * theta[None, :]  # (L, 1) * (1, D/2) -> (L, D/2)
+
+
+def _check_positions(positions: torch.Tensor) -> None:
+    require_tensor("positions", positions)
+    if positions.dtype == torch.bool or positions.is_complex():
+        raise TypeError(f"positions: expected integer or real positions, got {positions.dtype}")
+    if positions.dim() != 1:
+        raise ValueError(f"positions: expected shape (L,), got {tuple(positions.shape)}")
 
 
 def rotary_tables(positions: torch.Tensor, D: int, base: float = 10_000.0,
@@ -54,7 +65,13 @@ def rotary_tables(positions: torch.Tensor, D: int, base: float = 10_000.0,
 
 def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     """Turn each pair ``(x[..., i], x[..., i + D/2])`` of ``x (..., L, D)`` by angles given as ``cos``, ``sin`` ``(L, D)``."""
-    D = x.size(-1)
+    require_tensor("x", x, floating=True)
+    if x.dim() < 2 or x.size(-1) % 2:
+        raise ValueError(f"x: expected shape (..., L, D), and D must be even (pairs of coordinates turn), "
+                         f"got {tuple(x.shape)}")
+    L, D = x.shape[-2:]
+    for name, table in (("cos", cos), ("sin", sin)):
+        check_shape(require_tensor(name, table, floating=True), "L D", name=name, L=L, D=D)
     x1, x2 = x[..., : D // 2], x[..., D // 2:]
     rotated_half = torch.cat([-x2, x1], dim=-1)  # (x1, x2) -> (-x2, x1): a quarter turn of every pair
     return x * cos.to(x.dtype) + rotated_half * sin.to(x.dtype)  # each pair (x1, x2) turned by its angle
@@ -78,11 +95,15 @@ def apply_rotary(x: torch.Tensor, positions: torch.Tensor | None = None, base: f
     Returns:
         A tensor of ``x``'s shape and dtype. Introduced in notebook 06.
     """
-    require_floating("x", x)
-    if x.dim() < 2:
-        raise ValueError(f"x: expected shape (..., L, D), got {tuple(x.shape)}")
+    require_tensor("x", x, floating=True)
+    if x.dim() < 2 or x.size(-1) % 2:
+        raise ValueError(f"x: expected shape (..., L, D), and D must be even (pairs of coordinates turn), "
+                         f"got {tuple(x.shape)}")
+    if angle_dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"angle_dtype: expected torch.float32 or torch.float64, got {angle_dtype}")
     L, D = x.shape[-2:]
     positions = torch.arange(L, device=x.device) if positions is None else positions
+    _check_positions(positions)
     if positions.shape != (L,):
         raise ValueError(f"positions: expected shape (L,) = ({L},), got {tuple(positions.shape)}")
     cos, sin = rotary_tables(positions.cpu(), D, base, angle_dtype)  # (L, D) each, computed on the CPU in float64

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .multihead import KVCache, MultiHeadAttention
-from .runtime import check_shape, require_int
+from .runtime import check_shape, require_int, require_number, require_tensor
 from .transformer import FeedForward
 
 __all__ = ["ModelPackage", "MINILM", "SMOLLM2", "INSTALL_MODELS", "model_file", "reference_outputs", "Tokenizer",
@@ -654,8 +654,8 @@ def unpermute_rope_rows(weight: torch.Tensor, heads: int) -> torch.Tensor:
         weight: ``(heads · D, E)`` as stored in the GGUF file.
         heads: the number of query heads for ``W_q``, of key/value heads for ``W_k``.
     """
-    out, inp = weight.shape
-    D = out // heads
+    out, inp = check_shape(require_tensor("weight", weight), "R E", name="weight").values()
+    D = out // require_int("heads", heads, 1)
     if heads * D != out or D % 2:
         raise ValueError(f"weight: expected heads · D rows with D even, got {out} rows for {heads} heads")
     # (heads, D/2, 2, E): row 2i + j of a head is pair i, member j -> (heads, 2, D/2, E): member j of pair i at j·D/2 + i
@@ -824,7 +824,7 @@ def induction_scores(weights: torch.Tensor, T: int) -> torch.Tensor:
 
 def attention_entropy(weights: torch.Tensor) -> torch.Tensor:
     """The entropy (nats) of each query's attention ``(..., L)``: 0 when it looks at one key, ``log S`` when at all alike."""
-    check_shape(weights, "... L S", name="weights")
+    check_shape(require_tensor("weights", weights, floating=True), "... L S", name="weights")
     w = weights.clamp_min(0)
     return -(w * torch.log(torch.where(w > 0, w, torch.ones_like(w)))).sum(-1)  # 0 · log 0 counts as 0
 
@@ -842,14 +842,20 @@ def attention_rollout(weights: Sequence[torch.Tensor], residual: float = 0.5) ->
     Returns:
         ``(B, L, L)``; each row sums to 1. Introduced in notebook 13.
     """
+    if not isinstance(weights, (list, tuple)):
+        raise TypeError(f"weights: expected a list of (B, H, L, L) tensors, one per layer, got {type(weights).__name__}")
     if not weights:
         raise ValueError("weights: expected at least one layer's weights")
-    if not 0 <= residual <= 1:
+    if not 0 <= require_number("residual", residual) <= 1:
         raise ValueError(f"residual: expected a share in [0, 1], got {residual}")
     rollout = None
-    for w in weights:
-        check_shape(w, "B H L L", name="weights[i]")
+    for i, w in enumerate(weights):
+        sizes = check_shape(require_tensor(f"weights[{i}]", w, floating=True), "B H L L", name=f"weights[{i}]")
+        if sizes["H"] == 0 or w.shape != weights[0].shape:
+            raise ValueError(f"weights[{i}]: expected (B, H, L, L) with H >= 1, as weights[0] {tuple(weights[0].shape)}, "
+                             f"got {tuple(w.shape)}")
         a = residual * torch.eye(w.size(-1), dtype=w.dtype, device=w.device) + (1 - residual) * w.mean(1)  # (B, L, L)
-        a = a / a.sum(-1, keepdim=True)
+        total = a.sum(-1, keepdim=True)
+        a = a / torch.where(total == 0, torch.ones_like(total), total)  # a query with no weight at all (masked) stays 0
         rollout = a if rollout is None else a @ rollout  # (B, L, L) @ (B, L, L): this layer after the ones below
     return rollout

@@ -43,6 +43,23 @@ def progress_path() -> Path:
     return Path(custom).expanduser() if custom else Path.home() / ".attn_course" / "progress.json"
 
 
+def _resolve(path: str | os.PathLike | None) -> Path:
+    """``path`` as a ``Path`` (None: :func:`progress_path`); an error naming ``path`` for a non-path or a folder."""
+    if path is None:
+        return progress_path()
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path: expected a str or os.PathLike (the record's file), got {type(path).__name__} {path!r}")
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"path: expected the record's file, got the folder {str(path)!r}")
+    return path
+
+
+def _require_str(name: str, value: object) -> None:
+    if not isinstance(value, str):
+        raise TypeError(f"{name}: expected a str, got {type(value).__name__} {value!r}")
+
+
 @contextmanager
 def _locked(path: Path):
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -87,9 +104,13 @@ def _write(path: Path, record: dict) -> None:
         raise
 
 
-def record_result(notebook: str, exercise: str, passed: bool, path: Path | None = None) -> None:
+def record_result(notebook: str, exercise: str, passed: bool, path: str | os.PathLike | None = None) -> None:
     """Add one checked try of ``exercise`` (from ``notebook``) to the record, under the lock."""
-    path = Path(path) if path is not None else progress_path()
+    _require_str("notebook", notebook)
+    _require_str("exercise", exercise)
+    if not isinstance(passed, bool):
+        raise TypeError(f"passed: expected a bool, got {type(passed).__name__} {passed!r}")
+    path = _resolve(path)
     now = time.strftime("%Y-%m-%dT%H:%M:%S")
     with _locked(path):
         record = _read(path)
@@ -101,9 +122,9 @@ def record_result(notebook: str, exercise: str, passed: bool, path: Path | None 
         _write(path, record)
 
 
-def reset_progress(path: Path | None = None) -> int:
+def reset_progress(path: str | os.PathLike | None = None) -> int:
     """Empty the record and return how many exercises it held; the old record stays in ``progress.json.bak``."""
-    path = Path(path) if path is not None else progress_path()
+    path = _resolve(path)
     with _locked(path):
         record = _read(path)
         if path.exists():
@@ -144,7 +165,7 @@ class Progress:
                 f"<th>status</th><th>tries</th></tr></thead><tbody>{body}</tbody></table>")
 
 
-def read_progress(catalogue: dict[str, list[str]], path: Path | None = None) -> Progress:
+def read_progress(catalogue: dict[str, list[str]], path: str | os.PathLike | None = None) -> Progress:
     """The record read against a catalogue of exercises: which are passed, tried, or not tried yet.
 
     ``catalogue`` maps each notebook (e.g. ``"02_softmax"``) to its exercises in the order the notebook
@@ -152,7 +173,11 @@ def read_progress(catalogue: dict[str, list[str]], path: Path | None = None) -> 
     ``attn_course.progress()`` passes it here.
     """
 
-    path = Path(path) if path is not None else progress_path()
+    if not isinstance(catalogue, dict) or not all(isinstance(nb, str) and isinstance(exercises, (list, tuple))
+                                                  and all(isinstance(ex, str) for ex in exercises)
+                                                  for nb, exercises in catalogue.items()):
+        raise TypeError(f"catalogue: expected a dict of notebook name -> list of exercise names, got {catalogue!r:.80}")
+    path = _resolve(path)
     with _locked(path):
         entries = _read(path)["exercises"]
     rows = []

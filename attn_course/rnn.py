@@ -12,7 +12,7 @@ from torch import nn
 
 from .attention import scaled_dot_product_attention
 from .masks import apply_attn_mask, padding_mask
-from .runtime import check_shape
+from .runtime import check_shape, require_ids, require_int, require_lengths, require_same_dtype, require_tensor
 from .softmax import softmax
 
 __all__ = ["attend", "AdditiveAttention", "LuongAttention", "Encoder", "Decoder", "Seq2Seq"]
@@ -26,7 +26,8 @@ def _check_mask(mask: torch.Tensor | None, B: int, S: int) -> None:
     check_shape(mask, "B S", name="mask", B=B, S=S)
 
 
-def attend(scores: torch.Tensor, values: torch.Tensor, mask: torch.Tensor | None = None):
+def attend(scores: torch.Tensor, values: torch.Tensor, mask: torch.Tensor | None = None
+           ) -> tuple[torch.Tensor, torch.Tensor]:
     """Softmax over the source steps, padding masked, then the weighted sum of the values.
 
     Args:
@@ -38,7 +39,14 @@ def attend(scores: torch.Tensor, values: torch.Tensor, mask: torch.Tensor | None
         ``(context, weights)``: ``(B, Ev)`` and ``(B, S)`` (or ``(B, L, Ev)`` and ``(B, L, S)``).
         Padded positions get exactly zero weight.
     """
+    require_tensor("scores", scores, floating=True)
+    require_tensor("values", values, floating=True)
     single = scores.dim() == 2
+    found = check_shape(scores, "B S" if single else "B L S", name="scores")
+    B, S = found["B"], found["S"]
+    check_shape(values, "B S Ev", name="values", B=B, S=S)
+    require_same_dtype("values", values, scores.dtype, "the scores'")
+    _check_mask(mask, B, S)
     if single:
         scores = scores[:, None, :]  # (B, 1, S): one decoder step
     if mask is not None:
@@ -48,17 +56,27 @@ def attend(scores: torch.Tensor, values: torch.Tensor, mask: torch.Tensor | None
     return (context[:, 0], weights[:, 0]) if single else (context, weights)
 
 
-def _as_steps(query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor | None, mask: torch.Tensor | None):
-    """Validate; return the query as ``(B, L, Eq)``, whether it was one step, and the values."""
+def _as_steps(module: nn.Module, query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor | None,
+              mask: torch.Tensor | None) -> tuple[torch.Tensor, bool, torch.Tensor]:
+    """Validate; return the query as ``(B, L, Eq)``, whether it was one step, and the values.
+
+    ``module`` gives the widths (``query_dim``, ``key_dim``) and the dtype (its weights', else the query's).
+    """
+    require_tensor("query", query, floating=True)
+    require_tensor("keys", keys, floating=True)
+    weight = next(module.parameters(), None)
+    dtype, whose = (query.dtype, "the query's") if weight is None else (weight.dtype, "the module's")
+    require_same_dtype("query", query, dtype, whose)
+    require_same_dtype("keys", keys, dtype, whose)
     B, S, _ = check_shape(keys, "B S Ek", name="keys").values()
-    values = keys if values is None else values
+    check_shape(keys, "... Ek", name="keys", Ek=module.key_dim)
+    values = keys if values is None else require_tensor("values", values, floating=True)
     check_shape(values, "B S Ev", name="values", B=B, S=S)
+    require_same_dtype("values", values, dtype, whose)
     _check_mask(mask, B, S)
-    if query.dim() == 2:
-        check_shape(query, "B Eq", name="query", B=B)
-        return query[:, None, :], True, values
-    check_shape(query, "B L Eq", name="query", B=B)
-    return query, False, values
+    check_shape(query, "B Eq" if query.dim() == 2 else "B L Eq", name="query", B=B)
+    check_shape(query, "... Eq", name="query", Eq=module.query_dim)
+    return (query[:, None, :], True, values) if query.dim() == 2 else (query, False, values)
 
 
 class AdditiveAttention(nn.Module):
@@ -71,6 +89,8 @@ class AdditiveAttention(nn.Module):
 
     def __init__(self, query_dim: int, key_dim: int, hidden_dim: int) -> None:
         super().__init__()
+        self.query_dim, self.key_dim = require_int("query_dim", query_dim, 1), require_int("key_dim", key_dim, 1)
+        require_int("hidden_dim", hidden_dim, 1)
         self.W_q = nn.Linear(query_dim, hidden_dim, bias=False)
         self.W_k = nn.Linear(key_dim, hidden_dim, bias=False)
         self.v = nn.Linear(hidden_dim, 1, bias=False)
@@ -83,7 +103,7 @@ class AdditiveAttention(nn.Module):
 
     def forward(self, query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor | None = None,
                 mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        query, single, values = _as_steps(query, keys, values, mask)
+        query, single, values = _as_steps(self, query, keys, values, mask)
         context, weights = attend(self.score(query, keys), values, mask)
         return (context[:, 0], weights[:, 0]) if single else (context, weights)
 
@@ -101,6 +121,9 @@ class LuongAttention(nn.Module):
 
     def __init__(self, query_dim: int, key_dim: int, score: str = "general", hidden_dim: int | None = None) -> None:
         super().__init__()
+        self.query_dim, self.key_dim = require_int("query_dim", query_dim, 1), require_int("key_dim", key_dim, 1)
+        if hidden_dim is not None:
+            require_int("hidden_dim", hidden_dim, 1)
         if score not in ("dot", "general", "concat"):
             raise ValueError(f"score: expected 'dot', 'general' or 'concat', got {score!r}")
         if score == "dot" and query_dim != key_dim:
@@ -124,7 +147,7 @@ class LuongAttention(nn.Module):
 
     def forward(self, query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor | None = None,
                 mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        query, single, values = _as_steps(query, keys, values, mask)
+        query, single, values = _as_steps(self, query, keys, values, mask)
         if self.kind == "concat":
             context, weights = attend(self.score(query, keys), values, mask)
         else:  # notebook 04's function, unscaled: the same masked softmax and weighted sum
@@ -152,12 +175,18 @@ class Encoder(nn.Module):
 
     def __init__(self, vocab_size: int, embed_dim: int, hidden_dim: int, pad_id: int = 0) -> None:
         super().__init__()
+        for name, size in (("vocab_size", vocab_size), ("embed_dim", embed_dim), ("hidden_dim", hidden_dim)):
+            require_int(name, size, 1)
+        if require_int("pad_id", pad_id) >= vocab_size:
+            raise ValueError(f"pad_id: expected an id in [0, {vocab_size}), got {pad_id}")
         self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_id)
         self.forward_gru = nn.GRU(embed_dim, hidden_dim, batch_first=True)
         self.backward_gru = nn.GRU(embed_dim, hidden_dim, batch_first=True)
         self.output_dim = 2 * hidden_dim
 
     def forward(self, src: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        B, S = require_ids("src", src, self.embed.num_embeddings).values()
+        require_lengths("lengths", lengths, B, S)
         x = self.embed(src)  # (B, S, Emb)
         fwd, _ = self.forward_gru(x)  # (B, S, H): step t has read tokens 0..t
         bwd, _ = self.backward_gru(_reverse_each(x, lengths))  # (B, S, H), on each sentence reversed
@@ -183,6 +212,9 @@ class Decoder(nn.Module):
     def __init__(self, vocab_size: int, embed_dim: int, hidden_dim: int, encoder_dim: int,
                  attention: nn.Module | None = None) -> None:
         super().__init__()
+        for name, size in (("vocab_size", vocab_size), ("embed_dim", embed_dim), ("hidden_dim", hidden_dim),
+                           ("encoder_dim", encoder_dim)):
+            require_int(name, size, 1)
         self.embed = nn.Embedding(vocab_size, embed_dim)
         self.init = nn.Linear(encoder_dim, hidden_dim)
         self.gru = nn.GRU(embed_dim + (encoder_dim if attention is None else 0), hidden_dim, batch_first=True)
@@ -199,7 +231,10 @@ class Decoder(nn.Module):
         T = tokens.size(1)
         if self.attention is None:  # the bottleneck: the same summary at every step, in and out
             e = torch.cat([e, summary[:, None, :].expand(-1, T, -1)], dim=-1)
-        h, state = self.gru(e, state)  # (B, T, H)
+        if T:
+            h, state = self.gru(e, state)  # (B, T, H)
+        else:  # nn.GRU refuses an empty sequence: no steps, the state unchanged
+            h = e.new_zeros(e.size(0), 0, self.gru.hidden_size)
         if self.attention is None:
             context, weights = summary[:, None, :].expand(-1, T, -1), None  # (B, T, Ee)
         else:
@@ -214,9 +249,10 @@ class Seq2Seq(nn.Module):
         super().__init__()
         self.encoder, self.decoder, self.bos_id = encoder, decoder, bos_id
 
-    def _start(self, src: torch.Tensor, lengths: torch.Tensor):
-        check_shape(src, "B S", name="src")
-        check_shape(lengths, "B", name="lengths", B=src.size(0))
+    def _start(self, src: torch.Tensor, lengths: torch.Tensor
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        B, S = require_ids("src", src, self.encoder.embed.num_embeddings).values()
+        require_lengths("lengths", lengths, B, S)
         outputs, summary = self.encoder(src, lengths)  # (B, S, 2H), (B, 2H)
         mask = padding_mask(lengths.cpu(), src.size(1)).to(src.device)  # (B, S): True at real tokens
         bos = torch.full((src.size(0), 1), self.bos_id, dtype=torch.long, device=src.device)
@@ -229,7 +265,8 @@ class Seq2Seq(nn.Module):
         The decoder reads ``<bos>`` then the right previous token at every step, all steps at once.
         """
         outputs, summary, mask, state, bos = self._start(src, lengths)
-        tokens = torch.cat([bos, tgt[:, :-1]], dim=1)  # (B, T): shifted right by one
+        require_ids("tgt", tgt, self.decoder.embed.num_embeddings, "B T", B=src.size(0))
+        tokens = torch.cat([bos, tgt[:, :-1]], dim=1)[:, : tgt.size(1)]  # (B, T): shifted right by one
         logits, _, weights = self.decoder(tokens, state, outputs, summary, mask)
         return logits, weights
 
@@ -237,7 +274,11 @@ class Seq2Seq(nn.Module):
     def translate(self, src: torch.Tensor, lengths: torch.Tensor, max_len: int
                   ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Greedy decoding, one step at a time on its own guesses: ids ``(B, max_len)``, weights or None."""
+        max_len = require_int("max_len", max_len)
         outputs, summary, mask, state, token = self._start(src, lengths)
+        if max_len == 0:  # nothing to decode: empty ids, and weights with an empty step axis
+            empty = None if self.decoder.attention is None else outputs.new_zeros(src.size(0), 0, src.size(1))
+            return token[:, :0], empty
         ids, weights = [], []
         for _ in range(max_len):
             logits, state, w = self.decoder(token, state, outputs, summary, mask)  # (B, 1, V)

@@ -14,7 +14,7 @@ from torch import nn
 
 from .attention import scaled_dot_product_attention
 from .masks import causal_mask
-from .runtime import check_shape
+from .runtime import check_shape, require_int, require_same_dtype, require_tensor
 from .softmax import softmax
 
 __all__ = ["SelfAttentionLoops", "SelfAttention", "CausalSelfAttention"]
@@ -34,15 +34,18 @@ class SelfAttentionLoops(nn.Module):
 
     def __init__(self, embed_dim: int, head_dim: int | None = None, bias: bool = False) -> None:
         super().__init__()
-        self.head_dim = head_dim or embed_dim
+        require_int("embed_dim", embed_dim, 1)
+        self.head_dim = embed_dim if head_dim is None else require_int("head_dim", head_dim, 1)
         self.W_q = nn.Linear(embed_dim, self.head_dim, bias=bias)  # what each token looks for
         self.W_k = nn.Linear(embed_dim, self.head_dim, bias=bias)  # what each token offers to be found by
         self.W_v = nn.Linear(embed_dim, self.head_dim, bias=bias)  # what each token hands over when found
 
     def _check(self, x: torch.Tensor, attn_mask: torch.Tensor | None) -> int:
+        require_tensor("x", x, floating=True)
         L = check_shape(x, "B L E", name="x", E=self.W_q.in_features)["L"]
+        require_same_dtype("x", x, self.W_q.weight.dtype, "the module's", autocast_ok=True)
         if attn_mask is not None:
-            if attn_mask.dtype != torch.bool:
+            if require_tensor("attn_mask", attn_mask).dtype != torch.bool:
                 raise TypeError(f"attn_mask: expected a boolean tensor (True = may attend), got {attn_mask.dtype}")
             check_shape(attn_mask, "L S", name="attn_mask", L=L, S=L)
         return L

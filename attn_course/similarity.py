@@ -7,7 +7,7 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-from .runtime import check_shape, require_floating
+from .runtime import check_shape, require_floating, require_number, require_same_dtype
 
 __all__ = ["dot_scores", "cosine_scores"]
 
@@ -19,6 +19,8 @@ def _check_pair(q: Array, k: Array) -> None:
     require_floating("k", k)
     if type(q) is not type(k):
         raise TypeError(f"k: expected the same kind of array as q ({type(q).__name__}), got {type(k).__name__}")
+    if isinstance(q, torch.Tensor):  # NumPy promotes mixed dtypes; PyTorch's matmul refuses them
+        require_same_dtype("k", k, q.dtype, "q's")
     E = check_shape(q, "... L E", name="q")["E"]
     check_shape(k, "... S E", name="k", E=E)
     try:
@@ -59,6 +61,7 @@ def cosine_scores(q: Array, k: Array, eps: float = 1e-8) -> Array:
     Introduced in notebook 01.
     """
     _check_pair(q, k)
+    require_number("eps", eps, positive=True)
     if isinstance(q, torch.Tensor):
         q_len = q.norm(dim=-1, keepdim=True).clamp_min(eps)  # (..., L, 1)
         k_len = k.norm(dim=-1, keepdim=True).clamp_min(eps)  # (..., S, 1)

@@ -14,7 +14,7 @@ from typing import Protocol
 import torch
 from torch import nn
 
-from .runtime import require_int
+from .runtime import require_int, require_number
 
 __all__ = ["Translator", "TranslationData", "batches", "fit", "exact_match"]
 
@@ -45,9 +45,33 @@ class Translator(Protocol):
     def eval(self) -> Translator: ...
 
 
+def _check_split(split: TranslationData) -> None:
+    """``TypeError``/``ValueError`` naming ``split`` unless it has tensors ``src (N, S)``, ``lengths (N,)`` and ``tgt (N, T)``."""
+    tensors = {name: getattr(split, name, None) for name in ("src", "lengths", "tgt")}
+    wrong = [name for name, value in tensors.items() if not isinstance(value, torch.Tensor)]
+    if wrong:
+        raise TypeError(f"split: expected a translation split with tensors src, lengths and tgt (e.g. a TranslationSplit), "
+                        f"got {type(split).__name__} (without tensor {', '.join(wrong)})")
+    shapes = {name: tuple(value.shape) for name, value in tensors.items()}
+    if len(shapes["src"]) != 2 or len(shapes["lengths"]) != 1 or len(shapes["tgt"]) != 2 \
+            or not shapes["src"][0] == shapes["lengths"][0] == shapes["tgt"][0]:
+        raise ValueError(f"split: expected src (N, S), lengths (N,) and tgt (N, T), got shapes {shapes}")
+
+
+def _check_model(model: Translator) -> None:
+    """``TypeError`` naming ``model`` unless it has ``parameters()`` and ``translate()``."""
+    if not callable(getattr(model, "parameters", None)) or not callable(getattr(model, "translate", None)):
+        raise TypeError(f"model: expected a translator (an nn.Module with translate(), e.g. Seq2Seq), got {type(model).__name__}")
+
+
 def batches(split: TranslationData, batch_size: int, generator: torch.Generator | None = None) -> Iterator[tuple]:
     """Shuffled mini-batches ``(src, lengths, tgt)`` of a split, each ``src`` trimmed to its longest sentence."""
     batch_size = require_int("batch_size", batch_size, 1)
+    _check_split(split)  # now, not at the first batch
+    return _batches(split, batch_size, generator)
+
+
+def _batches(split: TranslationData, batch_size: int, generator: torch.Generator | None) -> Iterator[tuple]:
     order = torch.randperm(split.src.size(0), generator=generator)
     for idx in order.split(batch_size):
         lengths = split.lengths[idx]
@@ -62,6 +86,9 @@ def fit(model: Translator, split: TranslationData, steps: int, batch_size: int =
     Gradients are clipped to norm 1; the model is left in eval mode.
     """
     steps, batch_size = require_int("steps", steps), require_int("batch_size", batch_size, 1)
+    require_number("lr", lr, positive=True)
+    _check_model(model)
+    _check_split(split)
     if split.src.size(0) == 0 and steps:
         raise ValueError("split: expected at least one example to train on, got 0")
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
@@ -100,6 +127,8 @@ def fit(model: Translator, split: TranslationData, steps: int, batch_size: int =
 @torch.no_grad()
 def exact_match(model: Translator, split: TranslationData) -> torch.Tensor:
     """Per example: True when the greedy translation equals the target exactly (EOS included)."""
+    _check_model(model)
+    _check_split(split)
     device = next(model.parameters()).device
     predicted, _ = model.translate(split.src.to(device), split.lengths.to(device), max_len=split.tgt.size(1))  # (N, T)
     return (predicted.cpu() == split.tgt).all(dim=-1)

@@ -12,9 +12,9 @@ import torch
 from torch import nn
 
 from .cross_attention import CrossAttention, PatchEmbedding
-from .masks import causal_mask, padding_mask
+from .masks import causal_mask, check_attn_mask, padding_mask
 from .multihead import KVCache, MultiHeadAttention
-from .runtime import check_shape
+from .runtime import check_shape, require_ids, require_int, require_lengths, require_same_dtype, require_tensor
 
 __all__ = ["FeedForward", "TransformerBlock", "DecoderOnlyTransformer", "TransformerTranslator",
            "ImageQuestionModel", "KVCache"]
@@ -24,8 +24,16 @@ class FeedForward(nn.Sequential):
     """The per-token MLP of a block: ``E -> hidden -> E`` with a GELU between (notebook 09)."""
 
     def __init__(self, embed_dim: int, hidden_dim: int, dropout: float = 0.0) -> None:
+        require_int("embed_dim", embed_dim, 1)
+        require_int("hidden_dim", hidden_dim, 1)
         super().__init__(nn.Linear(embed_dim, hidden_dim), nn.GELU(), nn.Linear(hidden_dim, embed_dim),
                          nn.Dropout(dropout))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x (..., E)`` -> ``(..., E)``, each token on its own."""
+        check_shape(require_tensor("x", x, floating=True), "... E", name="x", E=self[0].in_features)
+        require_same_dtype("x", x, self[0].weight.dtype, "the module's", autocast_ok=True)
+        return super().forward(x)
 
 
 class TransformerBlock(nn.Module):
@@ -52,6 +60,12 @@ class TransformerBlock(nn.Module):
     def __init__(self, embed_dim: int, num_heads: int, *, causal: bool = True, context_dim: int | None = None,
                  mlp_ratio: int = 4, dropout: float = 0.0) -> None:
         super().__init__()
+        require_int("embed_dim", embed_dim, 1)
+        if require_int("num_heads", num_heads, 1) and embed_dim % num_heads:
+            raise ValueError(f"num_heads: embed_dim {embed_dim} must divide into num_heads heads, got {num_heads}")
+        if context_dim is not None:
+            require_int("context_dim", context_dim, 1)
+        require_int("mlp_ratio", mlp_ratio, 1)
         self.causal = causal
         self.ln_self = nn.LayerNorm(embed_dim)
         self.self_attn = MultiHeadAttention(embed_dim, num_heads, dropout=dropout, use_sdpa=True)
@@ -68,11 +82,21 @@ class TransformerBlock(nn.Module):
             raise ValueError("context: this block was built " + ("without" if self.cross_attn is None else "with")
                              + " cross-attention (context_dim), so " + ("pass no" if self.cross_attn is None
                                                                         else "it needs a") + " context")
+        B, L, _ = check_shape(require_tensor("x", x, floating=True), "B L E", name="x",
+                              E=self.ln_self.normalized_shape[0]).values()
+        require_same_dtype("x", x, self.ln_self.weight.dtype, "the block's", autocast_ok=True)
+        S = L + (len(kv_cache) if kv_cache is not None else 0)  # keys: the cached positions, then these
+        if attn_mask is not None:  # as MultiHeadAttention reads it: a 3-D mask is (B, L, S), the same for every head
+            want = (B, self.self_attn.num_heads, L, S)
+            three_d = isinstance(attn_mask, torch.Tensor) and attn_mask.dim() == 3
+            check_attn_mask(attn_mask[:, None] if three_d else attn_mask, want,
+                            expected=f"(B, H, L, S) = {want}, or (B, L, S) = {(B, L, S)}")
         h = self.ln_self(x)
         mask_kw = {"is_causal": True} if self.causal and attn_mask is None else {"attn_mask": attn_mask}
         if self.causal and attn_mask is not None:  # both: a key must be allowed by the mask and not in the future
-            L, S = x.size(1), x.size(1) + (len(kv_cache) if kv_cache is not None else 0)
-            mask_kw = {"attn_mask": attn_mask & causal_mask(L, S, device=x.device, align="bottom-right")}
+            past = causal_mask(L, S, device=x.device, align="bottom-right")
+            mask_kw = {"attn_mask": attn_mask & past if attn_mask.dtype == torch.bool
+                       else torch.where(past, attn_mask, float("-inf"))}  # a float mask: -inf on the future keys
         a, w_self = self.self_attn(h, h, h, **mask_kw, need_weights=need_weights, average_attn_weights=False,
                                    kv_cache=kv_cache)
         x = x + a  # residual: the block adds to x, it does not replace it
@@ -103,6 +127,10 @@ class DecoderOnlyTransformer(nn.Module):
     def __init__(self, vocab_size: int, max_len: int, *, embed_dim: int = 64, num_heads: int = 4, num_layers: int = 2,
                  mlp_ratio: int = 4, dropout: float = 0.0) -> None:
         super().__init__()
+        require_int("vocab_size", vocab_size, 1)
+        require_int("max_len", max_len, 1)
+        require_int("embed_dim", embed_dim, 1)
+        require_int("num_layers", num_layers, 1)  # generation keeps one cache per layer
         self.max_len = max_len
         self.token = nn.Embedding(vocab_size, embed_dim)
         self.position = nn.Embedding(max_len, embed_dim)
@@ -117,7 +145,11 @@ class DecoderOnlyTransformer(nn.Module):
 
     def forward(self, ids: torch.Tensor, kv_caches: list[KVCache] | None = None, need_weights: bool = False
                 ) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
-        T = check_shape(ids, "B T", name="ids")["T"]
+        T = require_ids("ids", ids, self.token.num_embeddings, "B T")["T"]
+        if kv_caches is not None and not isinstance(kv_caches, (list, tuple)):
+            raise TypeError(f"kv_caches: expected a list of KVCache (see new_caches), got {type(kv_caches).__name__}")
+        if kv_caches is not None and len(kv_caches) != len(self.blocks):
+            raise ValueError(f"kv_caches: expected one KVCache per layer ({len(self.blocks)}), got {len(kv_caches)}")
         start = len(kv_caches[0]) if kv_caches is not None else 0
         if start + T > self.max_len:
             raise ValueError(f"ids: positions {start}..{start + T - 1} go past max_len {self.max_len}")
@@ -137,7 +169,10 @@ class DecoderOnlyTransformer(nn.Module):
         and each step runs one token against the cached keys and values. The tokens are the same.
         Runs in eval mode (no dropout) and restores the mode it found.
         """
-        T0 = check_shape(prompt, "B T", name="prompt")["T"]
+        T0 = require_ids("prompt", prompt, self.token.num_embeddings, "B T")["T"]
+        if T0 == 0:
+            raise ValueError(f"prompt: expected at least one token to continue, got shape {tuple(prompt.shape)}")
+        require_int("max_new_tokens", max_new_tokens)
         if T0 + max_new_tokens - 1 > self.max_len:  # the last new token is written, never read
             raise ValueError(f"max_new_tokens: a prompt of {T0} and {max_new_tokens} new tokens need "
                              f"{T0 + max_new_tokens - 1} positions, more than max_len {self.max_len}")
@@ -169,6 +204,12 @@ class TransformerTranslator(nn.Module):
                  num_heads: int = 4, encoder_layers: int = 1, decoder_layers: int = 1, mlp_ratio: int = 4,
                  bos_id: int = 1) -> None:
         super().__init__()
+        for name, n, minimum in (("src_vocab", src_vocab, 1), ("tgt_vocab", tgt_vocab, 1), ("max_src_len", max_src_len, 1),
+                                 ("max_tgt_len", max_tgt_len, 1), ("embed_dim", embed_dim, 1),
+                                 ("encoder_layers", encoder_layers, 0), ("decoder_layers", decoder_layers, 1)):
+            require_int(name, n, minimum)
+        if require_int("bos_id", bos_id) >= tgt_vocab:
+            raise ValueError(f"bos_id: expected a target id in [0, {tgt_vocab}), got {bos_id}")
         self.bos_id = bos_id
         self.src_token, self.src_position = nn.Embedding(src_vocab, embed_dim), nn.Embedding(max_src_len, embed_dim)
         self.tgt_token, self.tgt_position = nn.Embedding(tgt_vocab, embed_dim), nn.Embedding(max_tgt_len, embed_dim)
@@ -181,7 +222,10 @@ class TransformerTranslator(nn.Module):
 
     def encode(self, src: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The source's memory ``(B, S, E)`` and its padding mask ``(B, S)`` (True = real character)."""
-        S = check_shape(src, "B S", name="src")["S"]
+        B, S = require_ids("src", src, self.src_token.num_embeddings, "B S").values()
+        if S > self.src_position.num_embeddings:
+            raise ValueError(f"src: {S} characters, more than max_src_len {self.src_position.num_embeddings}")
+        require_lengths("lengths", lengths, B, S, minimum=0)
         mask = padding_mask(lengths, S)  # (B, S)
         x = self.src_token(src) + self.src_position(torch.arange(S, device=src.device))  # (B, S, E)
         for block in self.encoder:
@@ -202,12 +246,21 @@ class TransformerTranslator(nn.Module):
 
     def forward(self, src: torch.Tensor, lengths: torch.Tensor, tgt: torch.Tensor) -> tuple[torch.Tensor, None]:
         memory, mask = self.encode(src, lengths)
+        T = require_ids("tgt", tgt, self.tgt_token.num_embeddings, "B T", B=memory.size(0))["T"]
+        if T > self.tgt_position.num_embeddings:
+            raise ValueError(f"tgt: {T} characters, more than max_tgt_len {self.tgt_position.num_embeddings}")
         bos = torch.full_like(tgt[:, :1], self.bos_id)
         return self.decode(torch.cat([bos, tgt[:, :-1]], dim=1), memory, mask)  # (B, T, V), None
 
     @torch.no_grad()
     def translate(self, src: torch.Tensor, lengths: torch.Tensor, max_len: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if require_int("max_len", max_len) > self.tgt_position.num_embeddings:
+            raise ValueError(f"max_len: expected at most max_tgt_len {self.tgt_position.num_embeddings}, got {max_len}")
         memory, mask = self.encode(src, lengths)
+        if max_len == 0:  # nothing to write: empty ids and weights
+            heads = self.decoder[-1].cross_attn.attn.num_heads
+            return (torch.empty(memory.size(0), 0, dtype=torch.long, device=src.device),
+                    memory.new_zeros(memory.size(0), heads, 0, memory.size(1)))
         caches = [KVCache() for _ in self.decoder]
         token = torch.full_like(src[:, :1], self.bos_id)  # (B, 1)
         ids, weights = [], []
@@ -235,6 +288,10 @@ class ImageQuestionModel(nn.Module):
                  question_layers: int = 1, max_question_len: int = 16, mlp_ratio: int = 2,
                  patch_hidden_dim: int | None = 128) -> None:
         super().__init__()
+        for name, n, minimum in (("num_words", num_words, 2), ("num_answers", num_answers, 1),  # id 0 is padding
+                                 ("embed_dim", embed_dim, 1), ("image_layers", image_layers, 0),
+                                 ("question_layers", question_layers, 1), ("max_question_len", max_question_len, 1)):
+            require_int(name, n, minimum)
         self.patches = PatchEmbedding(image_size, patch_size, channels, embed_dim, patch_hidden_dim)
         self.image_blocks = nn.ModuleList(TransformerBlock(embed_dim, num_heads, causal=False, mlp_ratio=mlp_ratio)
                                           for _ in range(image_layers))
@@ -246,12 +303,18 @@ class ImageQuestionModel(nn.Module):
 
     def forward(self, images: torch.Tensor, questions: torch.Tensor, need_weights: bool = False
                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        Lq = check_shape(questions, "B L", name="questions", B=images.size(0))["L"]
+        B = check_shape(require_tensor("images", images, floating=True), "B C H W", name="images")["B"]
+        Lq = require_ids("questions", questions, self.word.num_embeddings, "B L", B=B)["L"]
+        if Lq > self.position.num_embeddings:
+            raise ValueError(f"questions: {Lq} words, more than max_question_len {self.position.num_embeddings}")
+        real = questions != 0  # (B, Lq)
+        if (empty := ~real.any(1)).any():
+            raise ValueError(f"questions: rows {empty.nonzero().flatten().tolist()} are only padding (id 0); "
+                             "the mean over their words is undefined")
         patches = self.patches(images)  # (B, S, E)
         for block in self.image_blocks:
             patches, _ = block(patches)
         patches = self.ln_image(patches)
-        real = questions != 0  # (B, Lq)
         x = self.word(questions) + self.position(torch.arange(Lq, device=questions.device))  # (B, Lq, E)
         w = None
         for block in self.question_blocks:

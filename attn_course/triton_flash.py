@@ -19,11 +19,12 @@ import os
 
 import torch
 
-from .runtime import check_shape
+from .runtime import check_shape, require_int, require_number
 
 __all__ = ["triton_flash_attention", "triton_available", "interpreting"]
 
 _KERNELS: dict[bool, object] = {}
+MAX_HEAD_DIM = 256  # the widest head the kernel tiles: wider (BLOCK_M, D) and (BLOCK_N, D) tiles overflow on-chip memory
 
 
 def triton_available() -> bool:
@@ -98,6 +99,7 @@ def triton_flash_attention(query: torch.Tensor, key: torch.Tensor, value: torch.
         is_causal: query ``i`` sees keys ``j <= i`` (top-left, as PyTorch's ``is_causal``).
         scale: multiplies the scores (default ``1/sqrt(D)``).
         block_m, block_n: query and key tile sizes (powers of two, at least 16).
+        The head width ``D`` may be 1 to ``MAX_HEAD_DIM`` (256, as FlashAttention-2); ``D`` is padded to a power of two.
 
     Returns:
         ``(B, H, L, D)`` in the inputs' dtype, equal to ``scaled_dot_product_attention`` (float32
@@ -110,13 +112,20 @@ def triton_flash_attention(query: torch.Tensor, key: torch.Tensor, value: torch.
         raise TypeError(f"query: expected float16 or float32 for query, key and value alike, got "
                         f"{query.dtype}, {key.dtype}, {value.dtype}")
     for name, n in (("block_m", block_m), ("block_n", block_n)):
-        if n < 16 or n & (n - 1):
+        if require_int(name, n) < 16 or n & (n - 1):
             raise ValueError(f"{name}: expected a power of two >= 16, got {n}")
+    if D > MAX_HEAD_DIM:
+        raise ValueError(f"query: expected a head width D of at most {MAX_HEAD_DIM} (a (BLOCK_M, D) query tile and "
+                         f"(BLOCK_N, D) key and value tiles must fit on chip), got D={D}")
+    if scale is not None:
+        require_number("scale", scale)
     if query.device.type != "cuda" and not interpreting():
         raise RuntimeError("query: the Triton kernel needs a CUDA tensor; on the CPU set TRITON_INTERPRET=1 "
                            "before triton is first imported, to run it in Triton's interpreter")
     if not triton_available():
         raise ImportError("triton_flash_attention needs Triton: pip install triton")
+    if query.numel() == 0 or S == 0:  # nothing to launch: an empty output, or zeros for queries without keys (as SDPA)
+        return torch.zeros_like(query)
     import triton
 
     kernel = _kernel()
