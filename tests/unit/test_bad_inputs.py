@@ -906,7 +906,7 @@ class Row:
     empty: list[P] = field(default_factory=list)  # zero-length axes: must return the reference's result
     sizes: str = ""  # letters drawn from 1 to 3
     check: Callable[[Any, dict], str | None] | None = None  # rows without a reference: the result of a legal call
-    examples: int = 2
+    examples: int = 3
 
     def cases(self) -> list[tuple[str, P]]:
         return [("", p) for p in self.empty] + [(arg, p) for arg, ps in self.perturb.items() for p in ps]
@@ -1915,9 +1915,11 @@ def test_sweep(row: Row):
 
 def _known_rows() -> list:
     rows = {row.name: row for row in ROWS}
-    return [pytest.param(rows[name], id=name, marks=pytest.mark.xfail(
+    known = [pytest.param(rows[name], id=name, marks=pytest.mark.xfail(
         strict=True, reason=f"{len(failures)} known failures: KNOWN_FAILURES[{name!r}] at the top of this file"))
         for name, failures in KNOWN_FAILURES.items()]
+    return known or [pytest.param(None, id="none", marks=pytest.mark.skip(
+        reason="KNOWN_FAILURES is empty: every case is in the sweep"))]
 
 
 FIXED_DRAWS = [Draw(dict.fromkeys("B C D E H L S W Dv Ev".split(), n), seed) for n, seed in ((2, 0), (3, 1), (1, 2))]
