@@ -33,7 +33,7 @@ class CrossAttention(nn.Module):
     True at real source tokens and False at padding, which then gets exactly zero weight.
     """
 
-    def __init__(self, embed_dim: int, num_heads: int, context_dim: int | None = None, bias: bool = True,
+    def __init__(self, embed_dim: int, num_heads: int, context_dim: int | None = None, *, bias: bool = True,
                  dropout: float = 0.0, use_sdpa: bool = False) -> None:
         super().__init__()
         require_int("embed_dim", embed_dim, 1)
@@ -44,7 +44,8 @@ class CrossAttention(nn.Module):
                                        dropout=dropout, use_sdpa=use_sdpa)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor, context_mask: torch.Tensor | None = None,
-                need_weights: bool = False, average_attn_weights: bool = True):
+                need_weights: bool = False, average_attn_weights: bool = True
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
         dtype = self.attn.q_proj.weight.dtype
         for name, t in (("x", x), ("context", context)):
             require_tensor(name, t, floating=True)

@@ -260,7 +260,8 @@ class EncoderLayer(nn.Module):
         self.mlp = FeedForward(embed_dim, hidden_dim)  # notebook 09: Linear, GELU (the exact, erf form), Linear
         self.mlp_norm = nn.LayerNorm(embed_dim, eps=eps)
 
-    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None, need_weights: bool = False):
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None, need_weights: bool = False
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
         a, weights = self.attn(x, x, x, attn_mask=attn_mask, need_weights=need_weights, average_attn_weights=False)
         x = self.attn_norm(x + a)  # (B, S, E): add, then normalise the sum
         return self.mlp_norm(x + self.mlp(x)), weights
@@ -304,7 +305,8 @@ class MiniLM(nn.Module):
         self.layers = nn.ModuleList(EncoderLayer(E, config["num_attention_heads"], config["intermediate_size"], eps)
                                     for _ in range(config["num_hidden_layers"]))
 
-    def forward(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None, need_weights: bool = False):
+    def forward(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None, need_weights: bool = False
+                ) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
         S = check_shape(ids, "B S", name="ids")["S"]
         if ids.dtype != torch.long:
             raise TypeError(f"ids: expected token ids of dtype torch.int64, got {ids.dtype}")
@@ -436,7 +438,8 @@ class DecoderBlock(nn.Module):
         self.mlp_norm = RMSNorm(embed_dim, eps)
         self.mlp = SwiGLU(embed_dim, hidden_dim)
 
-    def forward(self, x, attn_mask=None, kv_cache=None, need_weights=False):
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None, kv_cache: KVCache | None = None,
+                need_weights: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
         h = self.attn_norm(x)
         mask_kw = {"is_causal": True} if attn_mask is None else {"attn_mask": attn_mask}
         a, weights = self.attn(h, h, h, **mask_kw, need_weights=need_weights, average_attn_weights=False,

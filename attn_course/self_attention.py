@@ -32,7 +32,7 @@ class SelfAttentionLoops(nn.Module):
     ``attn_mask`` is a boolean ``(L, L)``, True where query ``i`` may attend to key ``j``.
     """
 
-    def __init__(self, embed_dim: int, head_dim: int | None = None, bias: bool = False) -> None:
+    def __init__(self, embed_dim: int, head_dim: int | None = None, *, bias: bool = False) -> None:
         super().__init__()
         require_int("embed_dim", embed_dim, 1)
         self.head_dim = embed_dim if head_dim is None else require_int("head_dim", head_dim, 1)
@@ -50,7 +50,7 @@ class SelfAttentionLoops(nn.Module):
             check_shape(attn_mask, "L S", name="attn_mask", L=L, S=L)
         return L
 
-    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None):
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         L = self._check(x, attn_mask)
         out = x.new_zeros(x.size(0), L, self.head_dim)
         weights = x.new_zeros(x.size(0), L, L)
@@ -69,7 +69,7 @@ class SelfAttentionLoops(nn.Module):
 class SelfAttention(SelfAttentionLoops):
     """The same self-attention with matrix products: every token at once (same parameters as the loops)."""
 
-    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None):
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         self._check(x, attn_mask)
         q, k, v = self.W_q(x), self.W_k(x), self.W_v(x)  # (B, L, E) @ (E, D) -> (B, L, D), three times
         return scaled_dot_product_attention(q, k, v, attn_mask, return_weights=True)  # (B, L, D), (B, L, L)
@@ -82,7 +82,7 @@ class CausalSelfAttention(SelfAttention):
     the causal mask (both must allow a pair).
     """
 
-    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None):
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         L = self._check(x, attn_mask)
         causal = causal_mask(L, device=x.device)  # (L, L): True on and below the diagonal
         return super().forward(x, causal if attn_mask is None else causal & attn_mask)

@@ -491,7 +491,7 @@ def ref_mha(a):
 
 
 def self_attention_module(cls, a):
-    return built(a["seed"], cls, a["embed_dim"], a.get("head_dim"), a.get("bias", False))
+    return built(a["seed"], cls, a["embed_dim"], a.get("head_dim"), bias=a.get("bias", False))
 
 
 def ref_self_attention(cls, a):
