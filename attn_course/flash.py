@@ -15,6 +15,7 @@ import math
 import numpy as np
 import torch
 
+from .masks import relative_positions
 from .runtime import check_shape, require_int, require_number, require_same_dtype, require_tensor
 
 __all__ = ["online_softmax", "flash_attention"]
@@ -70,9 +71,10 @@ def _check(query, key, value, scale):
     return L, S, D
 
 
-# The loop's three updates, each either in place (no new tile allocated: about 10% faster on a CPU, measured at
-# L = S = 2048, 4 heads, D = 64, tiles of 256) or out of place (autograd needs the old values to differentiate).
-# Both give the same numbers: the same operations in the same order.
+# The loop's three updates, each either in place (no new tile allocated) or out of place (autograd needs the old
+# values to differentiate). Both give the same numbers: the same operations in the same order. Measured on a 2-core
+# x86-64 CPU (L = S = 2048, 4 heads, D = 64, tiles of 256, float32, medians of 25 interleaved runs), the out-of-place
+# loop takes 22% longer than the in-place one (36% causal) on two threads, 5% (13%) on one: worth the second path.
 
 def _hide(s: torch.Tensor, future: torch.Tensor, in_place: bool) -> torch.Tensor:
     """Scores of future keys set to ``-inf``."""
@@ -125,7 +127,7 @@ def flash_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
             j1 = min(j0 + b, stop)
             s = q @ k_t[..., j0:j1]  # (..., bq, D) @ (..., D, bk) -> (..., bq, bk)
             if is_causal and j1 - 1 > i0:  # a tile that crosses the diagonal: hide the future
-                future = torch.arange(i0, i1, device=s.device)[:, None] < torch.arange(j0, j1, device=s.device)
+                future = relative_positions(torch.arange(i0, i1, device=s.device), torch.arange(j0, j1, device=s.device)) < 0
                 s = _hide(s, future, in_place)
             m_new = torch.maximum(m, s.amax(dim=-1, keepdim=True))  # every row has a key: m_new is finite
             alpha = torch.exp(m - m_new)  # how much the old maximum overestimated: rescale what we have
