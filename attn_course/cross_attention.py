@@ -1,4 +1,4 @@
-"""Cross-attention: one sequence asks, another answers; and images cut into patch tokens (notebook 08).
+"""Cross-attention: one sequence asks, another answers; and images cut into patch tokens (notebook 09).
 
 Self-attention takes queries, keys and values from the same sequence. Cross-attention takes the
 queries from one (the decoder's text, a question) and the keys and values from another (the
@@ -18,7 +18,7 @@ __all__ = ["CrossAttention", "PatchEmbedding", "patchify", "unpatchify"]
 
 
 class CrossAttention(nn.Module):
-    """Multi-head attention from ``x`` (queries) to ``context`` (keys and values), batch-first (notebook 08).
+    """Multi-head attention from ``x`` (queries) to ``context`` (keys and values), batch-first (notebook 09).
 
     Args:
         embed_dim: ``E``, the width of ``x`` and of the output.
@@ -67,7 +67,7 @@ class CrossAttention(nn.Module):
 def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
     """Cut images ``(B, C, H, W)`` into ``S = (H/p)·(W/p)`` patches, row by row: ``(B, S, p·p·C)``.
 
-    Patch ``s`` is at row ``s // (W/p)`` and column ``s % (W/p)``. Introduced in notebook 08.
+    Patch ``s`` is at row ``s // (W/p)`` and column ``s % (W/p)``. Introduced in notebook 09.
     """
     B, C, Hi, Wi = check_shape(require_tensor("images", images), "B C H W", name="images").values()
     if require_int("patch_size", patch_size, 1) and (Hi % patch_size or Wi % patch_size):
@@ -105,7 +105,7 @@ class PatchEmbedding(nn.Module):
 
     ``forward(images (B, C, H, W))`` returns ``(B, S, E)``. The positions are learned, one vector
     per patch: without them attention could tell what is in the image but not where.
-    Introduced in notebook 08.
+    Introduced in notebook 09.
     """
 
     def __init__(self, image_size: int, patch_size: int, channels: int, embed_dim: int,

@@ -1,10 +1,10 @@
 """Data the course generates itself, so nothing is downloaded (notebook 05 onwards).
 
-- The date task (notebooks 05 and 08): human-written dates in many formats ("21 Nov 2026",
+- The date task (notebooks 05 and 09): human-written dates in many formats ("21 Nov 2026",
   "saturday, november 21, 2026", "11/21/26", ...) to translate into ISO ``2026-11-21``, one
   character at a time.
-- The shapes task (notebook 08): 32×32 pictures of coloured shapes, with questions about them.
-- The sorting task (notebook 09): digit strings to write out in order.
+- The shapes task (notebook 09): 32×32 pictures of coloured shapes, with questions about them.
+- The sorting task (notebook 08): digit strings to write out in order.
 - Texts for the pretrained models (notebook 13): a small help-desk corpus to search, with queries that
   share almost no words with their answers, and a short story to measure a language model's loss on.
 """
@@ -260,7 +260,7 @@ def make_copy_task(n_train: int = 10_000, n_test: int = 1_000, min_len: int = 4,
 
 
 # ---------------------------------------------------------------------------------------------
-# The shapes task (notebook 08): small pictures and questions about them.
+# The shapes task (notebook 09): small pictures and questions about them.
 
 SHAPE_COLOURS = {"red": (0.90, 0.15, 0.15), "green": (0.15, 0.75, 0.20), "blue": (0.20, 0.40, 1.00),
                  "yellow": (0.95, 0.85, 0.10)}
@@ -408,7 +408,7 @@ def make_shapes_task(n_train: int = 4000, n_test: int = 500, seed: int = 0, imag
     The questions are "what colour is the triangle ?", "what shape is the red one ?" and "where is
     the red square ?" (answered with a quadrant). Every shape in an image has its own kind, colour
     and quadrant, so each question has one answer. Test images are drawn after the training ones
-    from the same seed. Introduced in notebook 08.
+    from the same seed. Introduced in notebook 09.
     """
     _check_task_sizes(n_train, n_test, seed)
     require_int("image_size", image_size, 4)  # a quadrant of 2 pixels holds a shape of 1
@@ -424,7 +424,7 @@ def make_shapes_task(n_train: int = 4000, n_test: int = 500, seed: int = 0, imag
 
 
 # ---------------------------------------------------------------------------------------------
-# The sorting task (notebook 09): a decoder-only model reads digits, then writes them in order.
+# The sorting task (notebook 08): a decoder-only model reads digits, then writes them in order.
 
 @dataclass
 class SortTask:
@@ -458,7 +458,7 @@ class SortTask:
 def make_sort_task(n_train: int = 20_000, n_test: int = 1_000, length: int = 8, seed: int = 0) -> SortTask:
     """Random strings of ``length`` digits and their sorted versions; test strings never occur in training.
 
-    Introduced in notebook 09.
+    Introduced in notebook 08.
     """
     _check_task_sizes(n_train, n_test, seed)
     if 10 ** require_int("length", length, 1) < n_train + n_test:  # else the loop below would never end

@@ -48,7 +48,7 @@ def _rope_tables(start: int, L: int, D: int, base: float, dtype: torch.dtype, de
 
 
 class KVCache:
-    """The keys and values one attention layer has seen so far, each ``(B, Hkv, S, D)`` (notebook 09).
+    """The keys and values one attention layer has seen so far, each ``(B, Hkv, S, D)`` (notebook 08).
 
     Generating token by token, a decoder would recompute every earlier position's keys and values
     at each step; the cache keeps them and appends only the new ones, along the sequence axis (dim 2).

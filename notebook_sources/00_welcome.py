@@ -71,8 +71,8 @@ DEVICE = device()
 # | 04 | scaled dot-product attention and masks | the function every later notebook uses |
 # | 05 | attention in RNN encoder-decoders | additive and multiplicative attention |
 # | 06–07 | self-attention, positions, multi-head attention | what a transformer layer computes |
-# | 08 | cross-attention: text to text, text to image | a translator and a model that answers questions about pictures |
-# | 09 | the transformer block | a small GPT trained to sort, read as an algorithm; the KV cache |
+# | 08 | the transformer block | a small GPT trained to sort, read as an algorithm; the KV cache |
+# | 09 | cross-attention: text to text, text to image | a translator and a model that answers questions about pictures |
 # | 10 | long sequences: local, dilated and global attention | a band implementation that skips what the mask hides, measured |
 # | 11 | GPU acceleration | correct timing, precision measured, the memory wall and the roofline |
 # | 12 | FlashAttention | online softmax, a tiled kernel in PyTorch and in Triton |
@@ -152,7 +152,7 @@ print("Environment OK" if not problems else "Please " + "; ".join(problems))
 # | `Ev` | value width, when it differs from `E` | 6 |
 #
 # In self-attention a sequence attends to itself, so `L = S`; the letters stay different because
-# in cross-attention (notebook 08) they are not. Masks follow one rule everywhere in `attn_course`:
+# in cross-attention (notebook 09) they are not. Masks follow one rule everywhere in `attn_course`:
 # **True means "may attend"**, as in PyTorch's `scaled_dot_product_attention`.
 #
 # `check_shape` checks a tensor against the glossary letters and tells you the sizes it found:

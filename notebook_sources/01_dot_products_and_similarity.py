@@ -547,11 +547,8 @@ dot_scores(torch.randn(3, 4), torch.randn(5, 6))  # E = 4 for the queries but 6 
 # %% [markdown]
 # ## Exercises
 #
-# Each exercise has a stub for you to fill in and a check below it. The check runs your
-# function on small random inputs, including a batch, and tells you "correct", "not
-# attempted" or exactly what is wrong. Stuck? `check.hint("dot_scores")` shows one hint at a
-# time. In the course's own notebooks a hidden solution follows each check (click the "…" to
-# open it), with the same check under it; student copies leave it out.
+# How the exercises work (a stub to complete, a check cell that names common mistakes, `check.hint("name")`
+# for one hint at a time, a hidden solution) is explained once, in [00 · Welcome](00_welcome.ipynb).
 #
 # ### Exercise 1: dot-product scores in NumPy
 #

@@ -502,13 +502,8 @@ for T in (1.0, 0.3, 0.1, 0.03, 0.01):
 # %% [markdown]
 # ## Exercises
 #
-# Each exercise has a stub for you to fill in and a check below it. The check runs your
-# function on small seeded inputs, including a batch and rows of scores near $\pm 10^4$ in
-# float32, and says "correct", "not attempted" or exactly what is wrong; it names common
-# mistakes such as a forgotten max-subtraction or the wrong axis. Stuck?
-# `check.hint("softmax")` shows one hint at a time (call it again for the next one), never
-# the answer. In the course's own notebooks a hidden solution follows each check (click "…" to
-# open it), with the same check under it; student copies leave it out.
+# How the exercises work (a stub to complete, a check cell that names common mistakes, `check.hint("name")`
+# for one hint at a time, a hidden solution) is explained once, in [00 · Welcome](00_welcome.ipynb).
 #
 # ### Exercise 1: a stable softmax
 #

@@ -726,10 +726,9 @@ print("scaled_dot_product_attention(scale=1) == soft lookup of every query:", tu
 # %% [markdown]
 # ## Exercises
 #
-# Each exercise has a stub to complete and a check cell; in the course's own notebooks a hidden
-# solution follows the check (student copies leave it out). The checker runs
-# your function on small random inputs and names common mistakes. Stuck? `check.hint("name")`
-# shows one hint at a time, for example:
+# How the exercises work (a stub to complete, a check cell that names common mistakes, `check.hint("name")`
+# for one hint at a time, a hidden solution) is explained once, in [00 · Welcome](00_welcome.ipynb).
+# For example:
 
 # %%
 check.hint("soft_lookup")

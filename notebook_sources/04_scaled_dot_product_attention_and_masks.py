@@ -808,10 +808,9 @@ plt.show()
 # %% [markdown]
 # ## Exercises
 #
-# Each exercise has a stub to edit and a check cell; in the course's own notebooks a hidden solution follows the
-# check (student copies leave it out). Run the check after you edit the
-# stub; it tells you whether the answer is right and, for the common mistakes, which one you made.
-# `check.hint("name")` shows one hint at a time, for example:
+# How the exercises work (a stub to complete, a check cell that names common mistakes, `check.hint("name")`
+# for one hint at a time, a hidden solution) is explained once, in [00 · Welcome](00_welcome.ipynb).
+# For example:
 
 # %%
 check.hint("causal_mask")

@@ -553,7 +553,7 @@ print("scores could never exceed the width:", 64, "  scaled by 1/sqrt(64) they c
 # bounded GRU states instead. Training then grows the scores as far as the task needs (section 5 measures them again
 # after training). With a scale of $1/\sqrt{64} = 1/8$ no score could exceed 8, and the model would have to push its
 # states harder towards $\pm 1$ to attend as sharply. In a transformer the queries and keys are linear maps of
-# unbounded vectors, nothing keeps them small, and the scale matters (notebooks 06 and 09).
+# unbounded vectors, nothing keeps them small, and the scale matters (notebooks 06 and 08).
 #
 # ## 5. Training every variant
 #
@@ -831,10 +831,9 @@ read_dates(models["additive"], ["21 november 2026!"])
 # %% [markdown]
 # ## Exercises
 #
-# Each exercise has a stub to complete and a check cell; in the course's own notebooks a hidden solution follows the
-# check (student copies leave it out). The checker runs your
-# function on small seeded inputs and names the common mistakes. `check.hint("name")` shows one hint at a time,
-# for example:
+# How the exercises work (a stub to complete, a check cell that names common mistakes, `check.hint("name")`
+# for one hint at a time, a hidden solution) is explained once, in [00 · Welcome](00_welcome.ipynb).
+# For example:
 
 # %%
 check.hint("additive_scores")

@@ -678,10 +678,9 @@ for w in ("dog", "bites", "man"):
 #
 # ## Exercises
 #
-# Each exercise has a stub to edit and a check cell; in the course's own notebooks a hidden solution follows the
-# check (student copies leave it out). The checker tells you whether
-# your answer is right and, for the common mistakes, which one you made. `check.hint("name")` shows one hint at a
-# time, for example:
+# How the exercises work (a stub to complete, a check cell that names common mistakes, `check.hint("name")`
+# for one hint at a time, a hidden solution) is explained once, in [00 · Welcome](00_welcome.ipynb).
+# For example:
 
 # %%
 check.hint("self_attention")

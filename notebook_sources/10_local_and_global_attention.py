@@ -34,7 +34,7 @@
 #
 # **Prerequisites.** [04 · Scaled dot-product attention and masks](04_scaled_dot_product_attention_and_masks.ipynb)
 # (boolean masks, True = may attend; the $L \cdot S$ cost) and [07 · Multi-head attention](07_multi_head_attention.ipynb)
-# (the `MultiHeadAttention` module, whose heads its section 6 sets by hand). Notebook 09 (the transformer block) helps for section 3,
+# (the `MultiHeadAttention` module, whose heads its section 6 sets by hand). Notebook 08 (the transformer block) helps for section 3,
 # which stacks layers.
 #
 # **Time.** About 50 minutes of study (the notebook runs in about half a minute on a laptop CPU).
@@ -90,7 +90,7 @@ DEVICE = device()
 #   \cdot D$. A multiply-add is 2 floating-point operations (FLOPs), so all heads together cost $4 L^2 E$ FLOPs.
 #
 # For scale, the rest of the layer is linear in $L$. The four projections ($W_q, W_k, W_v, W_o$, each $E \to E$) cost
-# $4 \cdot 2 L E^2 = 8 L E^2$ FLOPs. The MLP that follows attention in a transformer block (notebook 09) widens each
+# $4 \cdot 2 L E^2 = 8 L E^2$ FLOPs. The MLP that follows attention in a transformer block (notebook 08) widens each
 # token to $4E$ and narrows it back, two products of $2 \cdot L \cdot E \cdot 4E$ FLOPs each: $16 L E^2$. The ratios
 # say when attention takes over: $4L^2E / 8LE^2 = L / (2E)$ against the projections, so beyond $L = 2E$ tokens, and
 # $4L^2E / 24LE^2 = L / (6E)$ against projections and MLP together, so beyond $L = 6E$.
@@ -249,7 +249,7 @@ print(f"{'block-sparse (BigBird), blocks of 64':<38} {4096:>5} {describe(block_s
 #
 # ## 3. How far information travels through stacked layers
 #
-# One local layer moves information at most $w$ positions. But a model stacks layers (notebook 09): after layer 1,
+# One local layer moves information at most $w$ positions. But a model stacks layers (notebook 08): after layer 1,
 # token $k$ holds a mixture of the tokens within $w$ of it; in layer 2, token $i$ reads token $k$, which already
 # carries what $k$ read. So after $n$ layers information can arrive from up to $n \cdot w$ positions away, like the
 # receptive field of stacked convolutions.
@@ -817,10 +817,9 @@ for causal in (False, True):
 # %% [markdown]
 # ## Exercises
 #
-# Each exercise has a stub to edit and a check cell; in the course's own notebooks a hidden solution follows the
-# check (student copies leave it out). Run the check after you edit the
-# stub; it says whether the answer is right and, for the common mistakes, which one you made.
-# `check.hint("name")` shows one hint at a time, for example:
+# How the exercises work (a stub to complete, a check cell that names common mistakes, `check.hint("name")`
+# for one hint at a time, a hidden solution) is explained once, in [00 · Welcome](00_welcome.ipynb).
+# For example:
 
 # %%
 check.hint("sliding_window_mask")

@@ -1028,11 +1028,8 @@ else:
 # %% [markdown]
 # ## Exercises
 #
-# Each exercise has a stub to edit and a check cell; in the course's own notebooks a hidden solution follows the
-# check (student copies leave it out). Run the check after you edit the
-# stub: it says whether your answer is right and, for the common mistakes, which one you made. If you are stuck,
-# `check.hint("name")` (with the exercise's name, as in its check cell) gives one hint at a time; calling it again
-# gives the next. There is an example after the first exercise.
+# How the exercises work (a stub to complete, a check cell that names common mistakes, `check.hint("name")`
+# for one hint at a time, a hidden solution) is explained once, in [00 · Welcome](00_welcome.ipynb).
 #
 # ### Exercise 1: online softmax for any array
 #

@@ -25,7 +25,7 @@
 # - **load** a pretrained transformer from its files (safetensors, GGUF) without a model hub, verify them, and
 #   **rebuild** it from parts you wrote, down to the layout of its rotary embeddings;
 # - **show** a rebuild equal to its reference implementation, and name each way these models differ from the block
-#   of notebook 09 (post-norm, RMSNorm, grouped-query heads, SwiGLU, tied embeddings);
+#   of notebook 08 (post-norm, RMSNorm, grouped-query heads, SwiGLU, tied embeddings);
 # - **use** sentence embeddings and cosine similarity to search a small corpus by meaning;
 # - **find** positional heads, attention sinks and induction heads, and **test** each finding by intervention (masks
 #   and head ablation), measuring the loss;
@@ -34,7 +34,7 @@
 # **Prerequisites.** [01](01_dot_products_and_similarity.ipynb) (cosine similarity),
 # [04](04_scaled_dot_product_attention_and_masks.ipynb) (masks), [06](06_self_attention_and_positions.ipynb) (rotary
 # embeddings), [07](07_multi_head_attention.ipynb) (heads, grouped-query attention, the size of a KV cache),
-# [09](09_the_transformer_block.ipynb) (the block, the KV cache) and [10](10_local_and_global_attention.ipynb) (sliding
+# [08](08_the_transformer_block.ipynb) (the block, the KV cache) and [10](10_local_and_global_attention.ipynb) (sliding
 # windows and global tokens).
 #
 # **Time.** About 75 minutes of study (the notebook runs in under a minute on a laptop CPU).
@@ -196,13 +196,13 @@ print("<|im_start|> is token", bpe.token_id("<|im_start|>"), "and <|im_end|> is 
 # trained it contrastively on more than a billion pairs of related texts (Reddit comments and their replies,
 # questions and answers, titles and bodies, and more: the model card in the package lists them), so that the **mean
 # of its output vectors** is close for texts that belong together (the approach of Reimers & Gurevych 2019). Its
-# layer is the 2017 transformer's, which differs from notebook 09's block in one place: the norm comes **after**
+# layer is the 2017 transformer's, which differs from notebook 08's block in one place: the norm comes **after**
 # each residual sum (post-norm).
 #
 # $$x \leftarrow \mathrm{LN}\big(x + \mathrm{Attention}(x)\big), \qquad x \leftarrow \mathrm{LN}\big(x +
 # \mathrm{MLP}(x)\big).$$
 #
-# The attention is notebook 07's `MultiHeadAttention` with biases, and the MLP is notebook 09's `FeedForward`
+# The attention is notebook 07's `MultiHeadAttention` with biases, and the MLP is notebook 08's `FeedForward`
 # (Linear, GELU, Linear). Before the first layer, three learned vectors are added for each token (its id, its
 # position, and which of two sentences it belongs to, always the first here) and normalised. Hugging Face's models
 # take padding as an `attention_mask` of 1 for a real token and 0 for padding; the course's masks are True where a
@@ -437,14 +437,14 @@ print(f"weight on [CLS]:                    raw {raw[:, 0].mean():.2f}, rollout 
 #
 # ## 4. A decoder rebuilt: SmolLM2-135M-Instruct (core)
 #
-# SmolLM2 is a Llama: notebook 09's pre-norm decoder block with four changes, each of which the course's modules
+# SmolLM2 is a Llama: notebook 08's pre-norm decoder block with four changes, each of which the course's modules
 # support.
 #
-# | | notebook 09's block | Llama (SmolLM2) |
+# | | notebook 08's block | Llama (SmolLM2) |
 # |---|---|---|
 # | norm | `LayerNorm`: subtract the mean, divide by the standard deviation, scale and shift | `RMSNorm`: divide by the root mean square, scale; no mean, no bias |
 # | positions | learned vectors added to the tokens | rotary embeddings (RoPE, notebook 06) inside attention, base 100,000 |
-# | heads | each head with its own keys and values (2 per block in notebook 09's sorter) | 9 query heads sharing 3 key/value heads (grouped-query attention, notebook 07) |
+# | heads | each head with its own keys and values (2 per block in notebook 08's sorter) | 9 query heads sharing 3 key/value heads (grouped-query attention, notebook 07) |
 # | MLP | Linear, GELU, Linear | SwiGLU: $W_\text{down}\big(\mathrm{silu}(W_\text{gate}\,x) \odot W_\text{up}\,x\big)$ |
 #
 # No linear layer has a bias, and the output layer reuses the token embedding matrix (**tied embeddings**): the logit
@@ -626,7 +626,7 @@ print("the greedy answer names Paris:", "Paris" in answer)
 # %% [markdown]
 # ### 4.5 The KV cache, measured on this model
 #
-# Notebook 09's KV cache is the `KVCache` that every layer's attention appends to. Without it, each new token runs the
+# Notebook 08's KV cache is the `KVCache` that every layer's attention appends to. Without it, each new token runs the
 # whole sequence through all 30 layers again; with it, each step runs one token and reads the cached keys and values.
 # The two must give the same tokens.
 
@@ -978,9 +978,8 @@ print(f"the most-attended token (last layer) is the most important one in {agree
 #
 # ## Exercises
 #
-# Each exercise has a stub to edit and a check cell; in the course's own notebooks a hidden solution follows the
-# check (student copies leave it out). As in every notebook, `check.hint("name")` shows the next hint for an exercise,
-# one at a time (`check.hint("cache_bytes")`, say), the last one close to the answer.
+# How the exercises work (a stub to complete, a check cell that names common mistakes, `check.hint("name")`
+# for one hint at a time, a hidden solution) is explained once, in [00 · Welcome](00_welcome.ipynb).
 #
 # ### Exercise 1 (predict, then run): the cache of a busy server
 #

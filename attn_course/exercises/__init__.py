@@ -27,7 +27,7 @@ from .core import CATALOGUE
 
 # The checker modules, one per notebook with exercises, in the course's order: the one list of them.
 __all__ = ["welcome", "similarity", "softmax", "lookup", "masking", "seq2seq", "self_attention", "multihead",
-           "cross_attention", "transformer", "local", "gpu", "flash", "pretrained"]
+           "transformer", "cross_attention", "local", "gpu", "flash", "pretrained"]
 MODULES = tuple(__all__)  # the same list, by its own name; also here: CATALOGUE (every exercise) and progress()
 
 

@@ -1,4 +1,4 @@
-"""Checkers for notebook 08 (cross-attention)."""
+"""Checkers for notebook 09 (cross-attention)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from .core import Case, Hints, Result, checker, run_cases, seeded
 
 __all__ = ["cross_attention", "masked_cross_attention", "hint"]
 
-NOTEBOOK = "08_cross_attention"  # where these exercises are set; the progress record files them under it
+NOTEBOOK = "09_cross_attention"  # where these exercises are set; the progress record files them under it
 
 hint = Hints({
     "cross_attention": [

@@ -1,4 +1,4 @@
-"""Checkers for notebook 09 (the transformer block and the KV cache)."""
+"""Checkers for notebook 08 (the transformer block and the KV cache)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from .core import Case, Hints, Result, checker, run_cases, seeded
 
 __all__ = ["pre_norm_block", "append_to_cache", "hint"]
 
-NOTEBOOK = "09_the_transformer_block"  # where these exercises are set; the progress record files them under it
+NOTEBOOK = "08_the_transformer_block"  # where these exercises are set; the progress record files them under it
 
 hint = Hints({
     "pre_norm_block": [

@@ -1160,7 +1160,7 @@ ROWS: list[Row] = [
                    "x": TENSOR, "attn_mask": bool_mask("L L", float_ok=False)},
           empty=empties("B L"))
       for cls in (self_attention.SelfAttentionLoops, self_attention.SelfAttention, self_attention.CausalSelfAttention)],
-    # --- multi-head attention (notebooks 07 and 09) ---
+    # --- multi-head attention (notebooks 07 and 08) ---
     Row("multihead.MultiHeadAttention", "MultiHeadAttention",
         lambda d: {"seed": d.seed, "embed_dim": d["H"] * d["D"], "num_heads": d["H"], "query": d.t(f"B L {d['H'] * d['D']}"),
                    "key": d.t(f"B S {d['H'] * d['D']}"), "value": d.t(f"B S {d['H'] * d['D']}")},
@@ -1187,7 +1187,7 @@ ROWS: list[Row] = [
         fn_call(multihead.kv_cache_bytes), lambda a: 2 * math.prod(_int(k, v) for k, v in ({"bytes_per_value": 2} | a).items()),
         sizes="L B S H D",
         perturb={"num_layers": INT_BAD, "head_dim": INT_BAD, "bytes_per_value": INT_BAD}),
-    # --- cross-attention and patches (notebook 08) ---
+    # --- cross-attention and patches (notebook 09) ---
     Row("cross_attention.CrossAttention", "CrossAttention",
         lambda d: {"seed": d.seed, "embed_dim": d["H"] * d["D"], "num_heads": d["H"], "context_dim": d["C"],
                    "x": d.t(f"B L {d['H'] * d['D']}"), "context": d.t("B S C")},

@@ -1,4 +1,4 @@
-"""The checkers of notebook 08 (attn_course.exercises.cross_attention): right answers pass, each mistake is named."""
+"""The checkers of notebook 09 (attn_course.exercises.cross_attention): right answers pass, each mistake is named."""
 
 import math
 

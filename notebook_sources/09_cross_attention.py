@@ -7,9 +7,9 @@
 # ---
 
 # %% [markdown]
-# # 08 · Cross-attention: text to text, text to image
+# # 09 · Cross-attention: text to text, text to image
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/attn-course/attention-step-by-step/blob/main/notebooks/08_cross_attention.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/attn-course/attention-step-by-step/blob/main/notebooks/09_cross_attention.ipynb)
 #
 # Self-attention lets the tokens of one sequence read each other. Most useful models also need to read *something
 # else*: a translator writes English while reading French, a speech recogniser writes text while listening to audio,
@@ -33,8 +33,9 @@
 #
 # **Prerequisites.** [04 · Scaled dot-product attention and masks](04_scaled_dot_product_attention_and_masks.ipynb)
 # (padding masks), [05 · Attention in RNN encoder-decoders](05_attention_in_rnn_encoder_decoders.ipynb) (the date
-# task, encoder and decoder, alignment maps) and [07 · Multi-head attention](07_multi_head_attention.ipynb) (heads,
-# `kdim`/`vdim`, `from_torch`).
+# task, encoder and decoder, alignment maps), [07 · Multi-head attention](07_multi_head_attention.ipynb) (heads,
+# `kdim`/`vdim`, `from_torch`) and [08 · The transformer block](08_the_transformer_block.ipynb) (the block, learned
+# positions, the KV cache).
 #
 # **Time.** About 60 minutes of study (the notebook runs in well under a minute, most of it training two models).
 
@@ -366,7 +367,7 @@ print("CrossAttention = nn.MultiheadAttention(kdim=6, vdim=6) with key_padding_m
 #   causal self-attention (what have I written?), **cross-attention to the memory** (what does the source say?),
 #   and an MLP; a linear layer then scores the next character.
 #
-# A block adds each part's result to the token's vector instead of replacing it; notebook 09 builds the block piece
+# A block adds each part's result to the token's vector instead of replacing it; notebook 08 built the block piece
 # by piece. Here is the decoder's block, with the cross-attention between the other two parts:
 
 # %%
@@ -395,7 +396,7 @@ print(f"trained {len(date_losses)} steps in {time.perf_counter() - start:.1f} s;
 
 # %% [markdown]
 # Held-out exact match, with greedy decoding (`translate` feeds each predicted character back in, keeping the
-# decoder's keys and values of earlier steps in a cache, as notebook 09 explains):
+# decoder's keys and values of earlier steps in a cache, as notebook 08 explained):
 
 # %% tags=["nbval-ignore-output"]
 date_correct = exact_match(translator, task.test)  # (N,) booleans: the whole date and EOS right
@@ -859,11 +860,9 @@ print("shape questions sit in between (more than where questions, less than colo
 #
 # ## Exercises
 #
-# Each exercise has a stub to edit and a check cell; in the course's own notebooks a hidden solution follows the
-# check (student copies leave it out). The checker runs your function on
-# small seeded inputs, with $L \ne S$ and a context of another width, and names the common mistakes (queries and keys
-# swapped, self-attention instead of cross-attention, softmax over the wrong axis, no scaling, and, for the masked
-# version, each way of getting the mask wrong). `check.hint("name")` shows one hint at a time, for example:
+# How the exercises work (a stub to complete, a check cell that names common mistakes, `check.hint("name")`
+# for one hint at a time, a hidden solution) is explained once, in [00 · Welcome](00_welcome.ipynb).
+# For example:
 
 # %%
 check.hint("cross_attention")
@@ -1019,5 +1018,6 @@ check.masked_cross_attention(mask_on_the_wrong_axis, record=False)  # a demonstr
 # - PyTorch, [`torch.nn.MultiheadAttention`](https://pytorch.org/docs/stable/generated/torch.nn.MultiheadAttention.html):
 #   `kdim`, `vdim` and `key_padding_mask` (True = ignore).
 #
-# **Next:** 09 · The transformer block takes apart the blocks used here (self-attention, cross-attention, MLP, each
-# added to the stream, with layer norms) and trains a small decoder-only model.
+# **Next:** [10 · Long sequences: local and global attention](10_local_and_global_attention.ipynb) asks what
+# attention costs when the sequence gets long, lets each token read only a window of its neighbours plus a few
+# global tokens, and measures what that saves.

@@ -7,14 +7,14 @@
 # ---
 
 # %% [markdown]
-# # 09 · The transformer block, a small model trained
+# # 08 · The transformer block, a small model trained
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/attn-course/attention-step-by-step/blob/main/notebooks/09_the_transformer_block.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/attn-course/attention-step-by-step/blob/main/notebooks/08_the_transformer_block.ipynb)
 #
 # Attention lets tokens read each other, and that alone is not a model. Every transformer wraps it in the same small
 # unit, the **block**: a per-token network (the MLP) next to the attention, a residual connection around each of the
 # two, and a layer norm in front of each. A model is then a stack of identical blocks between an embedding table and
-# an output layer. Notebook 08 used `TransformerBlock` as a ready-made part; here we open it. Each piece comes with a
+# an output layer. Here we build it from its parts; notebook 09 reuses it with a cross-attention part. Each piece comes with a
 # measurement that shows what goes wrong without it. Then we stack two blocks into a small GPT-style model and train
 # it, in seconds, to sort strings of digits; we read its attention maps as the steps of a sorting algorithm and test
 # every reading on the whole test set. Last, generation: a **KV cache** keeps what earlier steps computed, gives the
@@ -33,8 +33,7 @@
 #
 # **Prerequisites.** [06 · Self-attention and positions](06_self_attention_and_positions.ipynb) (causal
 # self-attention, learned and fixed positions), [07 · Multi-head attention](07_multi_head_attention.ipynb) (heads,
-# `MultiHeadAttention`, the size of a KV cache) and [08 · Cross-attention](08_cross_attention.ipynb) (where the block
-# first appeared).
+# `MultiHeadAttention`, the size of a KV cache).
 #
 # **Time.** About 60 minutes of study (the notebook runs in under a minute, most of it training).
 
@@ -962,10 +961,9 @@ print(f"the model's weights: {weights_bytes:,} bytes; one cached sequence is {he
 #
 # ## Exercises
 #
-# Each exercise has a stub to edit and a check cell; in the course's own notebooks a hidden solution follows the
-# check (student copies leave it out). Run the check after you edit the
-# stub; it says whether the answer is right and, for the common mistakes, which one you made.
-# `check.hint("name")` shows one hint at a time, for example:
+# How the exercises work (a stub to complete, a check cell that names common mistakes, `check.hint("name")`
+# for one hint at a time, a hidden solution) is explained once, in [00 · Welcome](00_welcome.ipynb).
+# For example:
 
 # %%
 check.hint("append_to_cache")
@@ -1087,6 +1085,6 @@ check.append_to_cache(my_append_to_cache, record=False)
 # - PyTorch, [`torch.nn.LayerNorm`](https://pytorch.org/docs/stable/generated/torch.nn.LayerNorm.html) and
 #   [`torch.optim.lr_scheduler.OneCycleLR`](https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.OneCycleLR.html).
 #
-# **Next:** [10 · Long sequences: local and global attention](10_local_and_global_attention.ipynb) asks what
-# attention costs when the sequence gets long, lets each token read only a window of its neighbours plus a few
-# global tokens, and measures what that saves.
+# **Next:** [09 · Cross-attention](09_cross_attention.ipynb) lets one sequence read another: it adds a
+# cross-attention sub-layer to this block, takes apart the encoder-decoder transformer of the original paper, and
+# trains it to translate notebook 05's dates, then to answer questions about pictures.
