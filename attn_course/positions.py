@@ -1,17 +1,23 @@
-"""Positions: sinusoidal position encodings and rotary embeddings (notebook 06).
+"""Positions: sinusoidal encodings, rotary embeddings and biases on the scores (notebook 06).
 
 Attention compares tokens by content only, so without positions it cannot tell "dog bites man"
 from "man bites dog". Sinusoidal encodings are *added* to the token vectors; rotary embeddings
-*rotate* queries and keys so that their dot product depends on the offset between two tokens.
+*rotate* queries and keys so that their dot product depends on the offset between two tokens;
+ALiBi and T5's relative biases *add* a number that depends on the offset to the scores.
 """
 
 from __future__ import annotations
 
-import torch
+import math
 
+import torch
+from torch import nn
+
+from .masks import relative_positions
 from .runtime import check_shape, require_int, require_number, require_tensor
 
-__all__ = ["sinusoidal_positions", "rotary_angles", "rotary_tables", "rotate", "apply_rotary"]
+__all__ = ["sinusoidal_positions", "rotary_angles", "rotary_tables", "rotate", "apply_rotary", "alibi_slopes",
+           "alibi_bias", "relative_position_bucket", "RelativePositionBias"]
 
 
 def sinusoidal_positions(L: int, E: int, base: float = 10_000.0) -> torch.Tensor:
@@ -108,3 +114,110 @@ def apply_rotary(x: torch.Tensor, positions: torch.Tensor | None = None, base: f
         raise ValueError(f"positions: expected shape (L,) = ({L},), got {tuple(positions.shape)}")
     cos, sin = rotary_tables(positions.cpu(), D, base, angle_dtype)  # (L, D) each, computed on the CPU in float64
     return rotate(x, cos.to(x.device), sin.to(x.device))
+
+
+def alibi_slopes(num_heads: int) -> torch.Tensor:
+    """ALiBi's fixed slope of each head: ``2^(-8h/H)`` for ``h = 1..H`` when ``H`` is a power of two.
+
+    For other ``H`` (Press et al.'s reference code, and Hugging Face's ``build_alibi_tensor``): the slopes
+    of the largest power of two ``n < H``, then the first ``H - n`` of every other slope of ``2n`` heads.
+
+    Args:
+        num_heads: ``H``, at least 1.
+
+    Returns:
+        ``(H,)`` float32 slopes, largest first (``H = 8``: 1/2, 1/4, ..., 1/256). Introduced in notebook 06.
+    """
+    H = require_int("num_heads", num_heads, 1)
+    n = 2 ** int(math.log2(H))  # the largest power of two <= H
+    slopes = [2.0 ** (-8 * h / n) for h in range(1, n + 1)]
+    slopes += [2.0 ** (-8 * h / (2 * n)) for h in range(1, 2 * (H - n), 2)]  # odd h of 2n heads: between the others
+    return torch.tensor(slopes, dtype=torch.float32)
+
+
+def alibi_bias(num_heads: int, L: int, S: int | None = None, *, causal: bool = False) -> torch.Tensor:
+    """ALiBi (Press et al., 2022): a bias ``-slope_h · |i - j|`` on the score of query ``i`` and key ``j``.
+
+    Added to the scores like a float mask (``attn_mask``), it makes each head prefer near keys, at any length.
+    Queries sit at positions ``0..L-1`` and keys at ``0..S-1`` (top-left, as :func:`causal_mask`).
+
+    Args:
+        num_heads: ``H``, the number of slopes (:func:`alibi_slopes`).
+        L: number of queries.
+        S: number of keys (defaults to ``L``).
+        causal: give future keys (``j > i``) ``-inf``, so the bias is also the causal mask. Without it the
+            bias is symmetric, ``-slope · |i - j|``; a causal model that combines it with a boolean causal
+            mask gets the paper's ``-slope · (i - j)`` on the keys it may see.
+
+    Returns:
+        ``(H, L, S)`` float32 bias. Introduced in notebook 06.
+    """
+    slopes = alibi_slopes(num_heads)  # (H,)
+    L = require_int("L", L)
+    S = L if S is None else require_int("S", S)
+    if not isinstance(causal, bool):
+        raise TypeError(f"causal: expected True or False, got {causal!r}")
+    offset = relative_positions(torch.arange(L), torch.arange(S))  # (L, S): i - j, how far back key j is
+    bias = slopes[:, None, None] * (-offset.abs()).float()  # (H, 1, 1) * (L, S) -> (H, L, S); no -0.0
+    return bias.masked_fill(offset < 0, float("-inf")) if causal else bias
+
+
+def relative_position_bucket(relative_position: torch.Tensor, *, bidirectional: bool = True, num_buckets: int = 32,
+                             max_distance: int = 128) -> torch.Tensor:
+    """T5's bucket of each offset ``j - i`` (key position minus query position), as Hugging Face's ``T5Attention``.
+
+    Half the buckets (of each direction, if ``bidirectional``) hold the small distances ``0, 1, 2, ...`` exactly;
+    the rest cover distances up to ``max_distance`` on a log scale; farther distances share the last bucket.
+    Unidirectional (a decoder): every key after the query falls in bucket 0, with distance 0.
+
+    Args:
+        relative_position: integer tensor of offsets ``j - i``, any shape.
+        bidirectional: separate buckets for keys after the query (the upper half of the buckets).
+        num_buckets: number of buckets (at least 4 if bidirectional, else 2).
+        max_distance: the distance from which on all offsets share the last bucket.
+
+    Returns:
+        An int64 tensor of ``relative_position``'s shape, in ``0..num_buckets-1``. Introduced in notebook 06.
+    """
+    require_tensor("relative_position", relative_position)
+    if relative_position.dtype == torch.bool or relative_position.is_floating_point() or relative_position.is_complex():
+        raise TypeError(f"relative_position: expected an integer tensor of offsets j - i, got {relative_position.dtype}")
+    if not isinstance(bidirectional, bool):
+        raise TypeError(f"bidirectional: expected True or False, got {bidirectional!r}")
+    half = require_int("num_buckets", num_buckets, 4 if bidirectional else 2) // (2 if bidirectional else 1)
+    exact = half // 2  # distances 0..exact-1 get a bucket each
+    max_distance = require_int("max_distance", max_distance, exact + 1)
+    n = relative_position.long()
+    bucket = (n > 0).long() * half if bidirectional else torch.zeros_like(n)  # keys after the query: upper half
+    n = n.abs() if bidirectional else (-n).clamp(min=0)  # the distance; unidirectional: future keys count as 0
+    # log-spaced buckets, in float32 as T5 (and Hugging Face) compute them, so trained tables are read right
+    far = exact + (torch.log(n.clamp(min=exact).float() / exact) / math.log(max_distance / exact)
+                   * (half - exact)).long()
+    return bucket + torch.where(n < exact, n, far.clamp(max=half - 1))
+
+
+class RelativePositionBias(nn.Module):
+    """T5's learned relative-position bias: one number per head and per bucket of the offset ``j - i``.
+
+    Args:
+        num_heads: ``H``.
+        bidirectional, num_buckets, max_distance: as in :func:`relative_position_bucket`.
+
+    ``forward(L, S=None)`` returns the ``(H, L, S)`` bias to add to the scores (queries at ``0..L-1``, keys
+    at ``0..S-1``). T5 computes it once, in the first layer, and every layer reuses it. Introduced in notebook 06.
+    """
+
+    def __init__(self, num_heads: int, *, bidirectional: bool = True, num_buckets: int = 32,
+                 max_distance: int = 128) -> None:
+        super().__init__()
+        require_int("num_heads", num_heads, 1)
+        self.options = {"bidirectional": bidirectional, "num_buckets": num_buckets, "max_distance": max_distance}
+        relative_position_bucket(torch.zeros(0, dtype=torch.long), **self.options)  # checks the options
+        self.table = nn.Embedding(num_buckets, num_heads)  # (buckets, H): learned
+
+    def forward(self, L: int, S: int | None = None) -> torch.Tensor:
+        L = require_int("L", L)
+        S = L if S is None else require_int("S", S)
+        device = self.table.weight.device
+        offset = -relative_positions(torch.arange(L, device=device), torch.arange(S, device=device))  # (L, S): j - i
+        return self.table(relative_position_bucket(offset, **self.options)).permute(2, 0, 1)  # (L, S, H) -> (H, L, S)

@@ -139,7 +139,7 @@ print("Environment OK" if not problems else "Please " + "; ".join(problems))
 #
 # Most bugs in attention code are shape bugs. The course names every axis with one letter and
 # writes the shapes next to every matrix product, like this:
-# `scores = q @ k.transpose(-2, -1)  # (B, L, E) @ (B, E, S) -> (B, L, S)`.
+# `scores = q @ k.transpose(-2, -1)  # (B, L, D) @ (B, D, S) -> (B, L, S)`.
 #
 # | letter | meaning | example |
 # |---|---|---|
@@ -148,7 +148,7 @@ print("Environment OK" if not problems else "Please " + "; ".join(problems))
 # | `L` | query length: how many positions ask | 10 target words |
 # | `S` | key/value length: how many positions answer | 12 source words |
 # | `E` | model width: numbers per token | 512 |
-# | `D` | head width, `E / H` (notebook 07) | 64 |
+# | `D` | width of queries and keys; the scale is $1/\sqrt{D}$. `D = E` with one head and no projections, `E / H` once heads are split (notebook 07) | 64 |
 # | `Ev` | value width, when it differs from `E` | 6 |
 #
 # In self-attention a sequence attends to itself, so `L = S`; the letters stay different because

@@ -51,7 +51,7 @@ np.set_printoptions(precision=4, suppress=True)
 DEVICE = device()
 
 # %% [markdown]
-# ## 1. Why one number per pair?
+# ## 1. Why one number per pair? (core)
 #
 # In attention, a **query** $q$ describes what one position is looking for and a **key**
 # $k_j$ describes what position $j$ offers. Each (query, key) pair gets a score. Notebook 02
@@ -85,7 +85,7 @@ print("q @ k         =", q_hand @ k_hand, "   np.dot(q, k) =", np.dot(q_hand, k_
 # the score is 3. `q @ k` and `np.dot` compute the same sum.
 
 # %% [markdown]
-# ## 2. The geometry: length × length × cos θ
+# ## 2. The geometry: length × length × cos θ (core)
 #
 # The same number has a geometric meaning. For two vectors $a$ and $b$ at an angle $\theta$,
 #
@@ -219,7 +219,7 @@ plt.show()
 # direction alone; the dot product ranks by how far a key reaches along the query.**
 
 # %% [markdown]
-# ## 3. Dot or cosine: should length count?
+# ## 3. Dot or cosine: should length count? (core)
 #
 # Cosine similarity is the dot product of **unit vectors**,
 # $\cos(q,k) = \frac{q}{\lVert q\rVert}\cdot\frac{k}{\lVert k\rVert}$, so it always lies in
@@ -272,8 +272,9 @@ show("cos, q stretched", cosines(3 * q_plane, K_plane),
 #
 # - **Length should count: the dot product.** Use it when length carries a signal the model
 #   can learn: how salient a key is, how strongly a query wants something. That is the
-#   Transformer's scaled dot-product attention ($QK^\top/\sqrt{D}$, notebook 04): queries and
-#   keys are learned projections, so the network is free to use length as a volume knob.
+#   Transformer's scaled dot-product attention ($QK^\top/\sqrt{D}$ in notebook 04, $D$ being the
+#   width of the queries and keys): queries and keys are learned projections, so the network is
+#   free to use length as a volume knob.
 #   Cost: one multiply-add per feature.
 # - **Length should not count: cosine.** Use it when length is an accident of the data: word
 #   frequency, document length, the scale of one encoder's outputs. That is search and
@@ -287,7 +288,7 @@ show("cos, q stretched", cosines(3 * q_plane, K_plane),
 # the safer comparison.
 
 # %% [markdown]
-# ## 4. Words as hand-made vectors
+# ## 4. Words as hand-made vectors (core)
 #
 # Real word embeddings have hundreds of learned features that nobody can name. To see the
 # idea, we build eight word vectors by hand, with four features we *can* name. Each entry
@@ -366,7 +367,7 @@ plt.show()
 # no longer symmetric.
 
 # %% [markdown]
-# ## 5. All pairs at once: $QK^\top$
+# ## 5. All pairs at once: $QK^\top$ (core)
 #
 # Put $L$ queries in the rows of a matrix $Q$ of shape $(L, E)$, and $S$ keys in the rows of
 # $K$ of shape $(S, E)$. The score of query $i$ with key $j$ is
@@ -501,7 +502,7 @@ print("all within [-1, 1]:", bool((cos_b.abs() <= 1 + 1e-6).all()))
 print(cos_b[0])
 
 # %% [markdown]
-# ## 6. The package: `dot_scores` and `cosine_scores`
+# ## 6. The package: `dot_scores` and `cosine_scores` (core)
 #
 # From now on the course uses `attn_course.dot_scores(q, k)` and
 # `attn_course.cosine_scores(q, k)`. They compute exactly what we derived, for NumPy arrays
@@ -536,8 +537,8 @@ print("every assert above passed: the package computes what we derived")
 # argument and both shapes, instead of a bare matmul error:
 
 # %%
-Q_with_zero = torch.tensor([[0.0, 0.0], [1.0, 1.0]])  # (L, E) = (2, 2); the first query is all zeros
-K_small = torch.tensor([[1.0, 0.0], [0.0, 2.0]])      # (S, E) = (2, 2)
+Q_with_zero = torch.tensor([[0.0, 0.0, 0.0], [1.0, 1.0, 0.0]])  # (L, E) = (2, 3); the first query is all zeros
+K_small = torch.tensor([[1.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 3.0], [1.0, 1.0, 1.0]])  # (S, E) = (4, 3)
 print("my_cosine     :\n", my_cosine(Q_with_zero, K_small))
 print("cosine_scores :\n", cosine_scores(Q_with_zero, K_small))
 
@@ -648,7 +649,8 @@ check.cosine_scores(my_cosine_scores, record=False)
 #   Translation*](https://arxiv.org/abs/1508.04025): the dot, "general" and concat score
 #   functions side by side.
 # - Vaswani et al. (2017), [*Attention Is All You Need*](https://arxiv.org/abs/1706.03762),
-#   section 3.2.1: why dot-product scores, and why they are divided by $\sqrt{d_k}$.
+#   section 3.2.1: why dot-product scores, and why they are divided by $\sqrt{d_k}$ (their $d_k$ is
+#   the width of queries and keys, $D$ in this course).
 # - Mikolov et al. (2013), [*Efficient Estimation of Word Representations in Vector
 #   Space*](https://arxiv.org/abs/1301.3781): learned word vectors compared by cosine.
 # - Schakel, Wilson (2015), [*Measuring Word Significance using Distributed Representations

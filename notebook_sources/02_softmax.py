@@ -51,7 +51,7 @@ np.set_printoptions(precision=4, suppress=True)
 DEVICE = device()
 
 # %% [markdown]
-# ## 1. Why exponentials?
+# ## 1. Why exponentials? (core)
 #
 # Take one query's scores against $S = 3$ keys. We want weights $w_1, \dots, w_S$ with three
 # properties:
@@ -126,7 +126,7 @@ plt.show()
 # key with the top score gets 71% of the weight although its score is only 1 point ahead.
 
 # %% [markdown]
-# ## 2. A naive softmax for whole score matrices
+# ## 2. A naive softmax for whole score matrices (core)
 #
 # Attention applies softmax to a score matrix of shape $(B, L, S)$: one row per query, and
 # each row must sum to 1. So the sum runs over the **last axis**, and `keepdim=True` keeps it
@@ -148,7 +148,7 @@ print("equal to torch.softmax:", torch.allclose(w_batch, torch.softmax(scores_ba
 print("shift invariant:", torch.allclose(naive_softmax(scores_batch + 5.0), w_batch))
 
 # %% [markdown]
-# ## 3. Overflow, and the one-line fix
+# ## 3. Overflow, and the one-line fix (core)
 #
 # The formula is right; the trouble is the numbers. A float32 cannot hold anything above
 # about $3.4\times10^{38} \approx e^{88.7}$, so $e^{89}$ is already `inf`, and
@@ -208,7 +208,7 @@ print("equal to torch.softmax on every case (assert_close picks its tolerance by
 # with our stable version above and never returns NaN for large finite scores.
 
 # %% [markdown]
-# ## 4. Log-sum-exp
+# ## 4. Log-sum-exp (core)
 #
 # The denominator of softmax has a name of its own. The **log-sum-exp** of a row is
 #
@@ -268,7 +268,7 @@ print("log(softmax(x)) :", torch.log(stable_softmax(x_far)))
 print("x - LSE(x)      :", x_far - stable_logsumexp(x_far))
 
 # %% [markdown]
-# ## 5. The package: `softmax` and `logsumexp`
+# ## 5. The package: `softmax` and `logsumexp` (core)
 #
 # From now on the course uses `attn_course.softmax(x, dim=-1, temperature=1.0)` and
 # `attn_course.logsumexp(x, dim=-1, keepdim=False)`. They do what we derived, subtracting
@@ -326,7 +326,7 @@ print("attn_course    :", softmax(nothing_allowed))
 softmax(x_demo, temperature=0.0)
 
 # %% [markdown]
-# ## 6. Temperature: how sharp should the weights be?
+# ## 6. Temperature: how sharp should the weights be? (core)
 #
 # Dividing the scores by a **temperature** $T > 0$ before the softmax stretches or squeezes
 # their differences:
@@ -339,7 +339,7 @@ softmax(x_demo, temperature=0.0)
 # gaps: the weights get **flatter** and, as $T\to\infty$, every key gets $1/S$. You have
 # met temperature in disguise: in notebook 01, stretching a query by 3 multiplied all its
 # scores by 3, which is $T = 1/3$; and scaled dot-product attention (notebook 04) divides
-# by $\sqrt{D}$, which is $T = \sqrt{D}$.
+# by $\sqrt{D}$, $D$ being the width of the queries and keys, which is $T = \sqrt{D}$.
 #
 # To measure "how spread out" in one number we use the **entropy** of the weights, in nats
 # (natural log):
@@ -446,7 +446,7 @@ else:
                                                       style={"description_width": "initial"}))  # the whole label
 
 # %% [markdown]
-# ## 7. Softmax as a soft argmax
+# ## 7. Softmax as a soft argmax (core)
 #
 # The hard way to "attend" would be to pick the single best key: `argmax`. As a function of
 # the scores it is a staircase: nudging a score changes nothing until the winner flips, and
@@ -497,7 +497,7 @@ for T in (1.0, 0.3, 0.1, 0.03, 0.01):
 # to nearly one-hot, the gradient collapses: at $T = 0.01$ it is about $10^{-20}$. A softmax
 # that is too sharp is as hard to train as an argmax. That is exactly why scaled dot-product
 # attention divides the scores by $\sqrt{D}$ (notebook 04): to keep softmax out of its
-# saturated corner when the head width $D$ is large.
+# saturated corner when the width $D$ of the queries and keys is large.
 
 # %% [markdown]
 # ## Exercises
@@ -637,7 +637,7 @@ check.logsumexp(my_logsumexp, record=False)
 # - Hinton, Vinyals, Dean (2015), [*Distilling the Knowledge in a Neural
 #   Network*](https://arxiv.org/abs/1503.02531): temperature to soften a softmax on purpose.
 # - Vaswani et al. (2017), [*Attention Is All You Need*](https://arxiv.org/abs/1706.03762),
-#   section 3.2.1: the $1/\sqrt{d_k}$ scaling, against softmax saturation.
+#   section 3.2.1: the scaling by $1/\sqrt{d_k}$ (their $d_k$ is our $D$), against softmax saturation.
 # - Jang, Gu, Poole (2017), [*Categorical Reparameterization with
 #   Gumbel-Softmax*](https://arxiv.org/abs/1611.01144): softmax with a temperature as a
 #   trainable stand-in for a hard choice.

@@ -61,7 +61,7 @@ DEVICE = device()
 # Everything in this notebook is tiny (at most about 10,000 numbers per tensor), so it runs on the
 # CPU in a few seconds; `DEVICE` is set up as in every notebook but not needed here.
 #
-# ## 1. Hard lookup: a dictionary
+# ## 1. Hard lookup: a dictionary (core)
 #
 # A dictionary stores pairs *key → value*. You hand it a key, it hands back the value stored
 # under exactly that key. Here is a greengrocer's price list (euros per kilogram):
@@ -155,7 +155,7 @@ print("can autograd reach the query from the output?", out.requires_grad)
 # So a hard lookup fails twice: an exact match finds nothing for a new query, and a nearest match
 # cannot be trained.
 #
-# ## 2. Soft lookup: score, softmax, average
+# ## 2. Soft lookup: score, softmax, average (core)
 #
 # The fix is to stop choosing. Let every key contribute, in proportion to how well it matches:
 #
@@ -321,7 +321,7 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# ## 3. Attention pooling as kernel regression (Nadaraya–Watson, 1964)
+# ## 3. Attention pooling as kernel regression (Nadaraya–Watson, 1964) (core)
 #
 # The same recipe, *score every key, softmax, average the values*, was used in statistics long
 # before neural networks, to smooth noisy measurements. Nadaraya and Watson (independently, in
@@ -352,7 +352,7 @@ x_train = torch.sort(5 * torch.rand(n_train, generator=gen)).values  # (S,), sor
 y_train = f(x_train) + noise * torch.randn(n_train, generator=gen)    # (S,)
 x_test = 5 * torch.rand(n_test, generator=gen)                        # held out
 y_test = f(x_test) + noise * torch.randn(n_test, generator=gen)
-x_grid = torch.arange(0, 5, 0.1)                                      # (L,) = (50,) queries for the pictures
+x_grid = torch.linspace(0, 5, 41)                                     # (L,) = (41,) queries for the pictures
 
 
 def mse(prediction, target):
@@ -447,7 +447,7 @@ for h in bandwidths:
 
 # %%
 fig, axes = plt.subplots(2, 3, figsize=(15, 8.5), gridspec_kw={"height_ratios": [1, 1.3]})
-ticks = list(range(0, 50, 10))
+xticks, yticks = list(range(0, n_train, 10)), list(range(0, len(x_grid), 8))  # keys 0, 10, ...; queries 0, 8, ...
 for col, h in enumerate(bandwidths):
     w_grid = gaussian_kernel_weights(x_grid, x_train, h)  # (L, S)
     ax = axes[0, col]
@@ -460,8 +460,8 @@ for col, h in enumerate(bandwidths):
     ax.legend(fontsize=8)
     ax = plot_attention(w_grid, ax=axes[1, col], annotate=False, vmax=float(w_grid.max()),  # own colour scale
                         title=f"weights, h = {h} (colours up to {w_grid.max():.2f})")
-    ax.set_xticks(ticks, [f"{x_train[i]:.1f}" for i in ticks], rotation=0)
-    ax.set_yticks(ticks, [f"{x_grid[i]:.1f}" for i in ticks])
+    ax.set_xticks(xticks, [f"{x_train[i]:.1f}" for i in xticks], rotation=0)
+    ax.set_yticks(yticks, [f"{x_grid[i]:.1f}" for i in yticks])
     ax.set_xlabel("training input $x_i$ (key, sorted)")
     ax.set_ylabel("query x")
 fig.suptitle("Gaussian attention pooling: too narrow, about right, too wide")
@@ -617,10 +617,18 @@ plt.show()
 # Two things carry over to every attention layer. The output is always a weighted average of
 # the values, so it stays inside their range: note how the fit bends inwards at both ends of the
 # data, where all the neighbours lie on one side. And a query that may attend to a copy of its
-# own answer will learn to copy it; the causal masks of later notebooks exist for exactly this
-# reason.
+# own answer will learn to copy it, so training must keep the answer out of reach.
 #
-# ## 4. A recommendation, explained by its weights
+# How depends on where the answer sits. Here it sits on the **diagonal**: key $i$ carries $y_i$,
+# the very value query $i$ must predict, so leave-one-out hides the diagonal and nothing else.
+# A language model is arranged differently. Its target at position $t$ is the *next* token,
+# $t + 1$ (inputs and targets are the same text shifted by one), so the answer sits in the
+# future. Its **causal mask** (notebook 04) hides the future and *keeps* the diagonal: token $t$
+# is input, not answer, and may attend to itself. The two masks are not interchangeable:
+# hiding the diagonal in a language model is the off-by-one bug that notebook 04's checker
+# names, and keeping it here brings back the collapse to $h \to 0$.
+#
+# ## 4. A recommendation, explained by its weights (core)
 #
 # A user has rated eight films. Each film has a small hand-made embedding with five features,
 # *sci-fi, action, romance, comedy, animation*, each 0 to 2. To guess how the user would rate a
@@ -694,7 +702,7 @@ for i, name in enumerate(rated_films):
 # 1.000 against 0.866. Cosine scores, or learned embeddings whose lengths carry meaning, address
 # both effects; notebook 04 meets length again, when the vectors get wider.
 #
-# ## 5. Why this is called attention
+# ## 5. Why this is called attention (core)
 #
 # Everything in this notebook had the same three parts: a **query** says what is wanted, **keys**
 # are compared with it to give weights, and **values** are averaged with those weights. Only the
@@ -712,8 +720,10 @@ for i, name in enumerate(rated_films):
 # (L \times E)(E \times S) \to (L \times S), \quad (L \times S)(S \times E_v) \to (L \times E_v),
 # $$
 #
-# with the softmax along each row. Notebook 04 adds one factor, $1/\sqrt{E}$, in front of
-# $Q K^\top$ (the length effect seen in the sharpening section), plus batching and masks. The
+# with the softmax along each row. Notebook 04 adds one factor, $1/\sqrt{D}$, in front of
+# $Q K^\top$, where $D$ is the width of the queries and keys ($D = E$ here: they are the raw
+# feature vectors). It tames the length effect seen in the sharpening section; notebook 04 adds
+# batching and masks too. The
 # package's `scaled_dot_product_attention` with that factor switched off (`scale=1.0`) is our
 # soft lookup, for all queries at once:
 
@@ -819,7 +829,7 @@ check.kernel_weights(my_kernel_weights, record=False)
 #   is the robust order (notebook 04).
 # - **Unscaled dot products of long vectors.** The longer the query or key, the sharper the
 #   softmax, until it is effectively an argmax with vanishing gradients; notebook 04's
-#   $1/\sqrt{E}$ addresses this.
+#   $1/\sqrt{D}$ addresses this.
 # - **Expecting extrapolation.** A weighted average of the values never leaves their range.
 #
 # ## Further reading

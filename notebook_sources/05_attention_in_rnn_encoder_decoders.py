@@ -11,15 +11,17 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/attn-course/attention-step-by-step/blob/main/notebooks/05_attention_in_rnn_encoder_decoders.ipynb)
 #
-# Attention was not invented for transformers. It was invented in 2014 to fix a specific weakness of the neural
-# translation models of the time: a recurrent *encoder* read the whole source sentence and squeezed it into one
-# fixed-size vector, and a recurrent *decoder* had to write the translation from that vector alone. Short sentences
-# survived the squeeze; long ones did not. Bahdanau, Cho and Bengio let the decoder look back at *every* encoder
-# state at every output step, through the soft lookup of notebook 03, and learned where to look from the
-# translation loss alone. This notebook rebuilds that story on a task small enough to train on a laptop CPU in
-# seconds: reading dates written by humans ("on saturday the 21st of november 2026") and writing them in ISO form
-# ("2026-11-21"). You will measure the bottleneck, derive the additive score and the multiplicative scores that
-# followed it, train five variants side by side and watch the model learn which characters to read.
+# Attention did not start with transformers. It entered neural machine translation in 2014, to fix a specific
+# weakness of the translation models of the time: a recurrent *encoder* read the whole source sentence and squeezed
+# it into one fixed-size vector, and a recurrent *decoder* had to write the translation from that vector alone.
+# Short sentences survived the squeeze; long ones did not. Bahdanau, Cho and Bengio let the decoder look back at
+# *every* encoder state at every output step, through the soft lookup of notebook 03, and learned where to look from
+# the translation loss alone. (Learned attention is older: models that choose where to look in an image
+# (Larochelle and Hinton 2010; Mnih et al. 2014), and a soft window sliding over the text in Graves's handwriting
+# synthesis (2013); see Further reading.) This notebook rebuilds that story on a task small enough to train on a
+# laptop CPU in seconds: reading dates written by humans ("on saturday the 21st of november 2026") and writing them
+# in ISO form ("2026-11-21"). You will measure the bottleneck, derive the additive score and the multiplicative
+# scores that followed it, train five variants side by side and watch the model learn which characters to read.
 #
 # **Learning goals.** After this notebook you can
 # - **explain**, with a measurement, why a fixed summary vector fails as inputs carry more information;
@@ -31,8 +33,8 @@
 #
 # **Prerequisites.** [02 · Softmax](02_softmax.ipynb) (scores into weights) and
 # [04 · Scaled dot-product attention and masks](04_scaled_dot_product_attention_and_masks.ipynb) (queries, keys,
-# values in batches, padding masks, the $1/\sqrt{d}$ scale). Knowing what a recurrent network is helps; the GRU
-# is used here as a black box that reads a sequence one step at a time.
+# values in batches, padding masks, the $1/\sqrt{D}$ scale). No recurrent networks needed: section 2 opens with
+# one screen on the GRU, bidirectional reading and teacher forcing.
 #
 # **Time.** About 60 minutes of study (the notebook itself runs in under a minute on a laptop CPU).
 
@@ -72,7 +74,7 @@ DEVICE = device()
 # recurrent, so they stay on the CPU, where a training run takes a few seconds; `DEVICE` is set up as in every
 # notebook but not used.
 #
-# ## 1. The task: dates written by humans, to ISO
+# ## 1. The task: dates written by humans, to ISO (core)
 #
 # `make_date_task()` generates the data; nothing is downloaded. Each example is a calendar day between 1950 and
 # 2049, written in one of ten formats and in lower, title or upper case. The target is always the same ten
@@ -164,10 +166,65 @@ ax.set_title(f"Dates are written in {int(lens.min())} to {int(lens.max())} chara
 plt.show()
 
 # %% [markdown]
-# ## 2. An encoder-decoder without attention, and its bottleneck
+# ## 2. An encoder-decoder without attention, and its bottleneck (core)
+#
+# ### Recurrent networks in one screen
+#
+# A recurrent network reads a sequence one element at a time and carries a **state** $h_t$, a vector of
+# `hidden_dim` numbers, from step to step: $h_t = f(h_{t-1}, x_t)$, with the same weights at every step, so after
+# step $t$ the state summarises $x_1, \dots, x_t$. The **GRU** (gated recurrent unit; Cho et al. 2014) is the $f$
+# used here. With $\sigma$ the logistic sigmoid, $\odot$ the element-wise product and biases left out:
+#
+# $$\begin{aligned}
+# z_t &= \sigma(W_z x_t + U_z h_{t-1}) && \text{update gate: how much of the old state to keep} \\
+# r_t &= \sigma(W_r x_t + U_r h_{t-1}) && \text{reset gate: how much of the old state the candidate sees} \\
+# n_t &= \tanh\big(W_n x_t + r_t \odot (U_n h_{t-1})\big) && \text{candidate state} \\
+# h_t &= (1 - z_t) \odot n_t + z_t \odot h_{t-1} && \text{a per-coordinate mix of the two}
+# \end{aligned}$$
+#
+# Each coordinate of $h_t$ is a weighted average of a $\tanh$ output and the old state, so a state that starts
+# inside $(-1, 1)$ stays there; section 8 will need that.
+#
+# **Bidirectional.** A forward GRU's state $\overrightarrow{h}_j$ at position $j$ has read characters $1..j$; a
+# second GRU reading right to left gives $\overleftarrow{h}_j$, which has read $j..S$. Side by side,
+# $[\overrightarrow{h}_j; \overleftarrow{h}_j]$ has seen the whole sentence, from the point of view of position $j$.
+#
+# **Teacher forcing.** A decoder writes one character per step and reads the previous character as its next input.
+# In training it is fed the *true* previous character, not its own guess: the whole target is known, so all $T$
+# steps run in one GRU call. At test time it has only its own guesses to feed back, one step at a time; since it
+# never saw its own mistakes in training, one early error can lead it where it never learned to go
+# (*exposure bias*; Ranzato et al. 2016).
+#
+# The cell checks the equations against PyTorch's `nn.GRU` (without biases), and shows the shapes of a
+# bidirectional one: per position both directions' states side by side, and each direction's final state.
+
+# %%
+B, S, E, hidden = 4, 7, 5, 3  # batch, sequence length, input width, GRU units: all different
+gru = torch.nn.GRU(E, hidden, batch_first=True, bidirectional=True, bias=False)
+x = torch.randn(B, S, E)  # (B, S, E): a batch of input sequences
+states, final = gru(x)  # (B, S, 2 * hidden): both directions at each position; (2, B, hidden): each one's last
+print("input", tuple(x.shape), "  states", tuple(states.shape), "  final", tuple(final.shape))
+
+W_r, W_z, W_n = gru.weight_ih_l0.chunk(3)  # forward direction, (hidden, E) each; PyTorch stacks r, z, n
+U_r, U_z, U_n = gru.weight_hh_l0.chunk(3)  # (hidden, hidden) each
+h = torch.zeros(B, hidden)  # (B, hidden): the state before the first step
+with torch.no_grad():
+    for t in range(S):  # the equations above, one step at a time, left to right
+        z = torch.sigmoid(x[:, t] @ W_z.T + h @ U_z.T)  # (B, E) @ (E, hidden) + (B, hidden) @ (hidden, hidden)
+        r = torch.sigmoid(x[:, t] @ W_r.T + h @ U_r.T)  # (B, hidden)
+        n = torch.tanh(x[:, t] @ W_n.T + r * (h @ U_n.T))  # (B, hidden)
+        h = (1 - z) * n + z * h  # (B, hidden)
+torch.testing.assert_close(h, states[:, -1, :hidden])
+print("the equations, step by step, give PyTorch's forward state at the last position:", tuple(h.shape))
+print("forward half at the last position == forward final:", torch.equal(states[:, -1, :hidden], final[0]))
+print("backward half at the first position == backward final:", torch.equal(states[:, 0, hidden:], final[1]))
+
+# %% [markdown]
+# ### The model
 #
 # **The encoder** embeds each source character and reads the sequence with two GRUs, one left to right and one
-# right to left. At each position $j$ their two states side by side form one vector
+# right to left (two separate GRUs rather than `bidirectional=True`, so that the backward one can start at each
+# sentence's own last character; see below). At each position $j$ their two states side by side form one vector
 # $k_j = [\overrightarrow{h}_j; \overleftarrow{h}_j]$ that describes character $j$ *in its context*: 32 numbers
 # from each direction, 64 in all. These will be the keys and values of the attention. The encoder also returns a
 # **summary** of the whole sentence: the forward state after the last character next to the backward state after
@@ -175,11 +232,9 @@ plt.show()
 #
 # **The decoder** is a GRU that writes the output one character at a time. It starts from a state computed from
 # the summary, reads `<bos>`, and predicts the first character; then it reads that character and predicts the
-# next, and so on until `<eos>`. (In training it reads the *right* previous character instead of its own guess,
-# *teacher forcing*, so all output steps run in one call; at test time, the model's `translate` method feeds back
-# its own guesses.)
-# Without attention, the only thing the decoder ever knows about the source is the summary $c$, fed in at every
-# step:
+# next, and so on until `<eos>`. Training uses teacher forcing; at test time the model's `translate` method feeds
+# back its own guesses. Without attention, the only thing the decoder ever knows about the source is the summary
+# $c$, fed in at every step:
 #
 # $$s_t = \mathrm{GRU}\big([y_{t-1}; c],\ s_{t-1}\big), \qquad p(y_t) = \mathrm{softmax}\big(W_o [s_t; c]\big).$$
 #
@@ -313,7 +368,7 @@ print("attention ahead of the baseline at every length from 8 digits:",
 # On dates the picture will be different (section 5): there the baseline loses to attention everywhere, but it
 # does not collapse with length, for the reason above: a long date does not carry more than a short one.
 #
-# ## 3. Additive (Bahdanau) attention, derived
+# ## 3. Additive (Bahdanau) attention, derived (core)
 #
 # With attention, the decoder asks a question at every step $t$: its state $s_t$ is the **query**, and the encoder
 # outputs $k_1, \dots, k_S$ are the **keys** and also the **values**. Bahdanau et al. scored each key with a tiny
@@ -437,7 +492,7 @@ print("weight on padding exactly 0:", bool((weights[~pad_mask] == 0).all()), "  
 print("context", tuple(context.shape))
 
 # %% [markdown]
-# ## 4. Multiplicative (Luong) scores
+# ## 4. Multiplicative (Luong) scores (core)
 #
 # A year after Bahdanau et al., Luong, Pham and Manning compared simpler scores. With query $q$ (the decoder
 # state) and key $k$ (an encoder output):
@@ -449,7 +504,7 @@ print("context", tuple(context.shape))
 # | **concat** | $v^\top \tanh\big(W [q; k]\big)$ | $W$: $A \times (E_q + E_k)$, $v$: $A$ |
 #
 # The first two are *multiplicative*: a dot product, directly or after a linear map of the key. They are notebook
-# 04's attention without the $1/\sqrt{d}$, and `LuongAttention` computes them with
+# 04's attention without the $1/\sqrt{D}$, and `LuongAttention` computes them with
 # `attn_course.scaled_dot_product_attention(..., scale=1.0)`. We check both on a batch with padding, three
 # decoder steps at once ($L = 3$); the mask of shape $(B, S)$ gets an axis for the queries, $(B, 1, S)$:
 
@@ -496,66 +551,11 @@ print("weight on the padding of sentence 1:", float(w_concat[1, :, 2:].sum().det
 # (In practice the package never builds $[q; k]$ for every pair: it applies the two halves of $W$ separately,
 # as above, which costs $L + S$ projections instead of $L \cdot S$.)
 #
-# **What about $1/\sqrt{d}$?** Notebook 04 showed that dot products of vectors whose entries have variance 1
-# have variance $d$, so wide vectors saturate the softmax from the start and stop its gradient. Luong's scores
-# have no such factor, and the models here train well without it. The reason is in the inputs: a GRU's state is
-# a mix of $\tanh$ outputs, so every coordinate lies strictly between $-1$ and $1$, and at initialisation most are
-# much smaller than that. The helper below recomputes, for teacher-forced targets, the decoder states that ask
-# the questions and the encoder outputs they are compared with; we measure them in an **untrained** dot model on
-# 256 held-out dates.
-
-# %%
-def decoder_queries(model, split, n=256):
-    """Queries (B, T, H), keys (B, S, Ee) and mask (B, S) of an attention model, teacher-forced on ``split[:n]``.
-
-    H = 64 is the decoder's width (its GRU units); Ee = 64 = 2 x 32 is the encoder outputs' width (both directions).
-    """
-    src, lengths, tgt = split.src[:n], split.lengths[:n], split.tgt[:n]
-    src = src[:, : int(lengths.max())]  # (B, S)
-    with torch.no_grad():
-        keys, summary = model.encoder(src, lengths)  # (B, S, Ee), (B, Ee)
-        tokens = torch.cat([torch.full_like(tgt[:, :1], model.bos_id), tgt[:, :-1]], dim=1)  # (B, T): BOS, then shifted
-        queries, _ = model.decoder.gru(model.decoder.embed(tokens), model.decoder.start(summary))  # (B, T, H)
-    return queries, keys, padding_mask(lengths, src.size(1))
-
-
-def score_stats(model, split):
-    """How large a dot model's queries, keys, scores and weights are, teacher-forced on ``split[:256]``."""
-    queries, keys, mask = decoder_queries(model, split)
-    scores = queries @ keys.transpose(-2, -1)  # (B, T, H) @ (B, Ee, S) -> (B, T, S); the dot score needs H = Ee
-    weights = attend(scores, keys, mask)[1]  # (B, T, S)
-    real_scores = scores.masked_select(mask[:, None, :])  # the scores of real characters only
-    real_keys = keys[mask]  # (number of real characters, Ee): the padding left out
-    return {
-        "mean |query|": float(queries.abs().mean()),
-        "largest |query|": float(queries.abs().max()),
-        "mean |key|": float(real_keys.abs().mean()),
-        "largest |key|": float(real_keys.abs().max()),
-        "score std": float(real_scores.std()),
-        "largest weight": float(weights.amax(-1).mean()),  # each row's largest weight, averaged over rows
-        "uniform weight": float((1 / mask.sum(-1).float()).mean()),  # the same if every row were uniform
-    }
-
-
-untrained = score_stats(build(task, lambda: LuongAttention(64, 64, "dot")), task.test)
-print("untrained dot model, size of a coordinate:")
-print(f"  queries: mean {untrained['mean |query|']:.3f}, largest {untrained['largest |query|']:.3f}")
-print(f"  keys:    mean {untrained['mean |key|']:.3f}, largest {untrained['largest |key|']:.3f}")
-print(f"std of the scores {untrained['score std']:.3f}; mean largest weight {untrained['largest weight']:.3f}"
-      f" (uniform would be {untrained['uniform weight']:.3f})")
-print("scores could never exceed the width:", 64, "  scaled by 1/sqrt(64) they could never exceed", 64 / math.sqrt(64))
-
-# %% [markdown]
-# Every query and key coordinate lies inside $(-1, 1)$, as it must, and a typical one is far inside: the mean sizes
-# are well below the bound, even though the largest key coordinate already comes close to it. The scores have a
-# standard deviation well below 1, and the softmax starts soft: the largest weight of a row is far from 1, not much
-# above a uniform spread. That is exactly the safe start that $1/\sqrt{d}$ is there to provide, here provided by the
-# bounded GRU states instead. Training then grows the scores as far as the task needs (section 5 measures them again
-# after training). With a scale of $1/\sqrt{64} = 1/8$ no score could exceed 8, and the model would have to push its
-# states harder towards $\pm 1$ to attend as sharply. In a transformer the queries and keys are linear maps of
-# unbounded vectors, nothing keeps them small, and the scale matters (notebooks 06 and 08).
+# **What about $1/\sqrt{D}$?** Here $D$ is the width of the queries and keys (64 in the models below). Luong's
+# scores have no such factor, and the models here train well without it: a GRU's states are bounded, so the
+# scores start small. Optional section 8 measures this, before and after training.
 #
-# ## 5. Training every variant
+# ## 5. Training every variant (core)
 #
 # Now the comparison. Five models made by `build` (section 2), so with the same encoder (`embed_dim=32`,
 # `hidden_dim=32`) and the same decoder (`embed_dim=16`, `hidden_dim=64`, `encoder_dim=64`), differing only in the
@@ -566,7 +566,8 @@ print("scores could never exceed the width:", 64, "  scaled by 1/sqrt(64) they c
 # One design choice keeps the comparison fair: the decoder arranges its step the same way for every score, so that
 # only the score differs. It uses **Luong's arrangement**: the GRU first reads the previous output character, and
 # its new state $s_t$ asks the question; the context $c_t$ then goes with $s_t$ into the output layer,
-# $p(y_t) = \mathrm{softmax}(W_o [s_t; c_t])$. Bahdanau's original decoder asked with the *previous* state
+# $p(y_t) = \mathrm{softmax}(W_o [s_t; c_t])$ (Luong et al. put one more layer, $\tanh(W_c [c_t; s_t])$, in
+# between). Bahdanau's original decoder asked with the *previous* state
 # $s_{t-1}$ and fed the context into the GRU; we do not use it because the GRU would then need each step's
 # context before it could take that step, so even training would need a Python loop over the output steps instead
 # of one GRU call over all of them.
@@ -637,7 +638,7 @@ n_params = {name: sum(p.numel() for p in model.parameters()) for name, model in 
 print("parameters:", ", ".join(f"{name} {n:,}" for name, n in n_params.items()))
 
 # %% [markdown]
-# Every attention model reads held-out dates almost perfectly after 250 steps. The baseline, with the same encoder,
+# Every attention model gets at least 95% of the held-out dates right after 250 steps. The baseline, with the same encoder,
 # decoder, data and training, gets most of them right but clearly fewer than any attention model (see the table), and
 # it is not for lack of size: it has *more* parameters than any attention model, because its GRU reads the 64-number
 # summary at every step. Its most frequent wrong field is the day (see the line of wrong fields under the table),
@@ -667,26 +668,7 @@ print("every attention model ends with a lower training loss than the baseline:"
       all(losses[n][-1] < losses["no attention"][-1] for n in attention_names))
 
 # %% [markdown]
-# And the scale question from section 4, measured again on the **trained** dot model:
-
-# %% tags=["nbval-ignore-output"]
-trained = score_stats(models["dot"], task.test)  # `untrained`: the same numbers before training (section 4)
-print("trained dot model, size of a coordinate:")
-print(f"  queries: mean {trained['mean |query|']:.3f}, largest {trained['largest |query|']:.3f}")
-print(f"  keys:    mean {trained['mean |key|']:.3f}, largest {trained['largest |key|']:.3f}")
-print(f"std of the scores {trained['score std']:.3f} (untrained {untrained['score std']:.3f});"
-      f" mean largest weight {trained['largest weight']:.3f} (untrained {untrained['largest weight']:.3f})")
-
-# %%
-print("training made the dot scores at least 10x more spread out:",
-      trained["score std"] >= 10 * untrained["score std"])
-print("and the trained weights much sharper (mean largest weight > 0.5):", trained["largest weight"] > 0.5)
-
-# %% [markdown]
-# The model learned to make its own scores large, within the bound the GRU states allow, to sharpen attention
-# onto a few characters; no fixed scale was needed to get there.
-#
-# ## 6. Alignments: where the model reads
+# ## 6. Alignments: where the model reads (core)
 #
 # The weights $\alpha_{tj}$ say, for each output character $t$, how much of the context came from source
 # character $j$. Stacked, they form an **alignment** matrix; Bahdanau et al. drew them as heatmaps to show that
@@ -785,12 +767,21 @@ print("year and day digits get more than twice their share:", all(on_field[f] > 
 
 # %% [markdown]
 # The alignments are real: each group of output digits puts most of its weight on its own field, more than its
-# share of the characters would give it (for the year and the day, more than twice as much). One caution when
-# reading any attention map: the keys are *bidirectional* GRU states, so the key at a month letter also carries
-# some information about its neighbours. Attention shows where the decoder reads, not everything that reading
-# brings with it.
+# share of the characters would give it (for the year and the day, more than twice as much).
 #
-# ## 7. Try it
+# **What an alignment map does not prove.** It shows where the decoder reads, not what it reads there: the keys
+# are bidirectional GRU states, so the key at a month letter also carries information from the rest of the
+# sentence, most of all its neighbours. Nor does it say by itself which inputs *caused* the answer. Jain and
+# Wallace (2019), with recurrent encoders on text classification, question answering and inference, found that
+# attention weights often agree poorly with gradient and leave-one-out measures of which words matter, and that
+# very different weights can often give the same prediction. Wiegreffe and Pinter (2019) answered that whether
+# attention "explains" depends on what one means by an explanation, and that testing it needs proper baselines
+# (uniform weights, the spread across random seeds); their tests found the learned weights informative in several
+# of the same settings. The practical lesson: treat an alignment map as
+# evidence to test, by intervention (mask the characters it points at, or move the weights, and see whether the
+# answer changes), not as an explanation by itself.
+#
+# ## 7. Try it (optional)
 #
 # Edit the list below and run the cell: each date goes through the baseline and the additive model. Use only
 # the characters of `SOURCE_CHARACTERS`; years outside 1950-2049 and formats the models never saw are fair game,
@@ -829,6 +820,89 @@ for text, a, b in zip(my_dates, base_answers, additive_answers):
 read_dates(models["additive"], ["21 november 2026!"])
 
 # %% [markdown]
+# ## 8. Appendix: why these models need no $1/\sqrt{D}$ (optional)
+#
+# **Takeaway:** a GRU's states are bounded, so unscaled dot scores start small and the softmax starts soft;
+# training then makes the scores as large as the task needs.
+#
+# Notebook 04 showed that the dot product of two vectors of width $D$, with independent entries of mean 0 and
+# variance 1, has variance $D$, so wide vectors saturate the softmax from the start and stop its gradient. Here
+# $D = 64$, the width of both the decoder state (the query) and the encoder outputs (the keys), as the dot score
+# requires. But these vectors are GRU states: every coordinate lies strictly between $-1$ and $1$ (section 2), and
+# at initialisation most are much smaller than that. The helper below recomputes, for teacher-forced targets, the
+# decoder states that ask the questions and the encoder outputs they are compared with; we measure them in an
+# **untrained** dot model on 256 held-out dates.
+
+# %%
+def decoder_queries(model, split, n=256):
+    """Queries (B, T, Eq), keys (B, S, Ek) and mask (B, S) of an attention model, teacher-forced on ``split[:n]``.
+
+    Eq = 64 is the decoder state's width (its GRU units); Ek = 64 = 2 x 32 the encoder outputs' (both directions).
+    """
+    src, lengths, tgt = split.src[:n], split.lengths[:n], split.tgt[:n]
+    src = src[:, : int(lengths.max())]  # (B, S)
+    with torch.no_grad():
+        keys, summary = model.encoder(src, lengths)  # (B, S, Ek), (B, Ek)
+        tokens = torch.cat([torch.full_like(tgt[:, :1], model.bos_id), tgt[:, :-1]], dim=1)  # (B, T): BOS, then shifted
+        queries, _ = model.decoder.gru(model.decoder.embed(tokens), model.decoder.start(summary))  # (B, T, Eq)
+    return queries, keys, padding_mask(lengths, src.size(1))
+
+
+def score_stats(model, split):
+    """How large a dot model's queries, keys, scores and weights are, teacher-forced on ``split[:256]``."""
+    queries, keys, mask = decoder_queries(model, split)
+    scores = queries @ keys.transpose(-2, -1)  # (B, T, D) @ (B, D, S) -> (B, T, S); the dot score needs Eq = Ek = D
+    weights = attend(scores, keys, mask)[1]  # (B, T, S)
+    real_scores = scores.masked_select(mask[:, None, :])  # the scores of real characters only
+    real_keys = keys[mask]  # (number of real characters, Ek): the padding left out
+    return {
+        "mean |query|": float(queries.abs().mean()),
+        "largest |query|": float(queries.abs().max()),
+        "mean |key|": float(real_keys.abs().mean()),
+        "largest |key|": float(real_keys.abs().max()),
+        "score std": float(real_scores.std()),
+        "largest weight": float(weights.amax(-1).mean()),  # each row's largest weight, averaged over rows
+        "uniform weight": float((1 / mask.sum(-1).float()).mean()),  # the same if every row were uniform
+    }
+
+
+untrained = score_stats(build(task, lambda: LuongAttention(64, 64, "dot")), task.test)
+print("untrained dot model, size of a coordinate:")
+print(f"  queries: mean {untrained['mean |query|']:.3f}, largest {untrained['largest |query|']:.3f}")
+print(f"  keys:    mean {untrained['mean |key|']:.3f}, largest {untrained['largest |key|']:.3f}")
+print(f"std of the scores {untrained['score std']:.3f}; mean largest weight {untrained['largest weight']:.3f}"
+      f" (uniform would be {untrained['uniform weight']:.3f})")
+print("scores could never exceed the width:", 64, "  scaled by 1/sqrt(64) they could never exceed", 64 / math.sqrt(64))
+
+# %% [markdown]
+# Every query and key coordinate lies inside $(-1, 1)$, as it must, and a typical one is far inside: the mean sizes
+# are well below the bound, even though the largest key coordinate already comes close to it. The scores have a
+# standard deviation well below 1, and the softmax starts soft: the largest weight of a row is far from 1, not much
+# above a uniform spread. That is exactly the safe start that $1/\sqrt{D}$ is there to provide, here provided by the
+# bounded GRU states instead. With a scale of $1/\sqrt{64} = 1/8$ no score could exceed 8, and the model would have
+# to push its states harder towards $\pm 1$ to attend as sharply. In a transformer nothing squashes the queries and
+# keys: they are linear maps of vectors whose entries are typically of size about 1, their dot products grow with
+# $D$ as in notebook 04, and the scale matters (notebooks 06 and 07).
+#
+# The same measurements on the **trained** dot model of section 5:
+
+# %% tags=["nbval-ignore-output"]
+trained = score_stats(models["dot"], task.test)  # `untrained`: the same numbers before training
+print("trained dot model, size of a coordinate:")
+print(f"  queries: mean {trained['mean |query|']:.3f}, largest {trained['largest |query|']:.3f}")
+print(f"  keys:    mean {trained['mean |key|']:.3f}, largest {trained['largest |key|']:.3f}")
+print(f"std of the scores {trained['score std']:.3f} (untrained {untrained['score std']:.3f});"
+      f" mean largest weight {trained['largest weight']:.3f} (untrained {untrained['largest weight']:.3f})")
+
+# %%
+print("training made the dot scores at least 10x more spread out:",
+      trained["score std"] >= 10 * untrained["score std"])
+print("and the trained weights much sharper (mean largest weight > 0.5):", trained["largest weight"] > 0.5)
+
+# %% [markdown]
+# The model learned to make its own scores large, within the bound the GRU states allow, to sharpen attention
+# onto a few characters; no fixed scale was needed to get there.
+#
 # ## Exercises
 #
 # How the exercises work (a stub to complete, a check cell that names common mistakes, `check.hint("name")`
@@ -941,9 +1015,11 @@ check.attention_context(my_attention_context, record=False)
 #   regions rather than directions) and what it costs ($A$ numbers per query-key pair);
 # - relate Luong's *dot* and *general* scores to `scaled_dot_product_attention` with `scale=1`, and *concat* to
 #   the additive score with $W = [W_q \mid W_k]$;
-# - explain why these GRU models train without $1/\sqrt{d}$: bounded states make small scores at initialisation;
+# - explain why these GRU models train without $1/\sqrt{D}$: bounded states make small scores at initialisation
+#   (optional section 8);
 # - train and compare attention variants fairly (same seed, same data, only the score differs) on held-out data,
-#   and check what an alignment heatmap seems to show with an average over many examples.
+#   and check what an alignment heatmap seems to show with an average over many examples, knowing that an alignment
+#   is evidence to test, not an explanation.
 #
 # ## Common pitfalls
 #
@@ -956,8 +1032,9 @@ check.attention_context(my_attention_context, record=False)
 # - **Teacher forcing is not decoding.** Training feeds the right previous character; at test time the model
 #   feeds its own guesses (`model.translate`), and one mistake can derail the rest. Measure with greedy decoding.
 # - **Unfair comparisons.** Change one thing at a time: same seed, data, steps and sizes, only the score.
-# - **Reading too much into a heatmap.** One example can mislead, and bidirectional keys mix neighbouring
-#   characters; average over many examples before claiming an alignment.
+# - **Reading too much into a heatmap.** One example can mislead, and bidirectional keys mix in the rest of the
+#   sentence; average over many examples before claiming an alignment, and test by intervention before claiming
+#   that the model *uses* what it attends to.
 #
 # ## Further reading
 #
@@ -973,6 +1050,19 @@ check.attention_context(my_attention_context, record=False)
 # - I. Sutskever, O. Vinyals, Q. V. Le (2014), *Sequence to sequence learning with neural networks*.
 #   [arXiv:1409.3215](https://arxiv.org/abs/1409.3215): the fixed-vector encoder-decoder with LSTMs, and the trick
 #   of reversing the source to shorten the paths.
+# - A. Graves (2013), *Generating sequences with recurrent neural networks*.
+#   [arXiv:1308.0850](https://arxiv.org/abs/1308.0850): handwriting synthesis with a soft window over the text, a
+#   year before attention reached translation.
+# - H. Larochelle, G. E. Hinton (2010), *Learning to combine foveal glimpses with a third-order Boltzmann machine*.
+#   [NeurIPS 2010](https://papers.nips.cc/paper_files/paper/2010/hash/677e09724f0e2df9b6c000b75b5da10d-Abstract.html);
+#   V. Mnih, N. Heess, A. Graves, K. Kavukcuoglu (2014), *Recurrent models of visual attention*.
+#   [arXiv:1406.6247](https://arxiv.org/abs/1406.6247): visual attention, choosing where in an image to look.
+# - M. Ranzato, S. Chopra, M. Auli, W. Zaremba (2016), *Sequence level training with recurrent neural networks*.
+#   [arXiv:1511.06732](https://arxiv.org/abs/1511.06732): names *exposure bias*, the cost of teacher forcing.
+# - S. Jain, B. C. Wallace (2019), *Attention is not explanation*.
+#   [arXiv:1902.10186](https://arxiv.org/abs/1902.10186); S. Wiegreffe, Y. Pinter (2019), *Attention is not not
+#   explanation*. [arXiv:1908.04626](https://arxiv.org/abs/1908.04626): the debate on reading attention weights as
+#   explanations, and how to test them.
 # - PyTorch tutorial, [*NLP from scratch: translation with a sequence to sequence network and
 #   attention*](https://pytorch.org/tutorials/intermediate/seq2seq_translation_tutorial.html): a GRU
 #   encoder-decoder with Bahdanau attention on French-English sentence pairs.

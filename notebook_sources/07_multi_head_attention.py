@@ -19,22 +19,23 @@
 # width. Three of these run silently, with every shape right, so a model with one of them still trains, just worse;
 # the fourth raises. This notebook shows why one head is not enough, then walks through the bookkeeping number by
 # number until each of those mistakes is visible. It ends with the variant that today's large language models use
-# to save memory when generating text: grouped-query attention.
+# to save memory when generating text, grouped-query attention, and with dropout on the attention weights.
 #
 # **Learning goals.** After this notebook you can
 # - **explain** why one softmax per query limits a head to one question, and how $H$ heads ask $H$ questions;
 # - **split** a `(B, L, E)` tensor into `(B, H, L, D)` heads and **merge** them back, saying which number lands
 #   where, and recognise the two classic bugs (`view` without `transpose`, `.view` on a non-contiguous tensor);
-# - **scale** each head's scores by $\sqrt{D}$ and show with numbers what $\sqrt{E}$ would do;
-# - **reproduce** `torch.nn.MultiheadAttention` exactly, translating its masks into this course's True = may attend;
+# - **scale** each head's scores by $1/\sqrt{D}$ and show with numbers what $1/\sqrt{E}$ would do;
+# - **reproduce** `torch.nn.MultiheadAttention` exactly, translating its masks into this course's True = may attend,
+#   and say where its attention dropout acts and why it is off in evaluation;
 # - **compute** what grouped-query and multi-query attention save in parameters and in KV-cache memory.
 #
 # **Prerequisites.** [04 · Scaled dot-product attention and masks](04_scaled_dot_product_attention_and_masks.ipynb)
-# (batched attention over leading axes, the $1/\sqrt{d}$ scale, masks and their conventions across libraries) and
+# (batched attention over leading axes, the $1/\sqrt{D}$ scale, masks and their conventions across libraries) and
 # [06 · Self-attention and positions](06_self_attention_and_positions.ipynb) (queries, keys and values projected
 # from one sequence).
 #
-# **Time.** About 50 minutes of study (the notebook runs in a few seconds).
+# **Time.** About 55 minutes of study (the notebook runs in a few seconds).
 
 # %%
 # Only in Google Colab: install the course's helper package, attn_course, from GitHub. --no-deps keeps
@@ -71,19 +72,18 @@ DEVICE = device()
 # %% [markdown]
 # Everything here is small and runs on the CPU; `DEVICE` is set up as in every notebook but not used.
 #
-# ## 1. Why several heads
+# ## 1. Why several heads (core)
 #
 # For each query, attention computes **one** softmax over the keys, so it produces **one** set of weights that sum
 # to 1, and returns **one** weighted average of the values. You can think of it as one question per token ("which
 # words matter to me?") with one blended answer. That is a real limit when a token needs two different things for
 # two different reasons.
 #
-# A concrete case. In "the cat sat on the mat and the cat slept", a model that wants to guess what follows the
-# second "cat" can look at two places: the word just before it ("the"), and the earlier occurrence of the same word
-# ("cat" at position 1), because whatever followed it then ("sat") is a good guess now. Trained language models do
-# something close to this: Olsson et al. (2022) describe *induction heads*, which find an earlier occurrence of the
-# current token and copy what came after it, working together with *previous-token heads*. Let us build the two
-# questions by hand and see what one head can and cannot do.
+# A concrete case. In "the cat sat on the mat and the cat slept", take the second "cat". Two facts about its context
+# are useful to it: which word came just before it ("the"), and whether the same word occurred earlier ("cat" at
+# position 1). Each is a question about where to look, and the two point at different tokens. Trained models have
+# heads for both: *previous-token heads* and *duplicate-token heads* (Wang et al. 2022 name them in GPT-2). Let us
+# build the two questions by hand and see what one head can and cannot do.
 #
 # Each token is described by two one-hot blocks: which word it is (one of the $n_\text{words}$ different words) and
 # where it is (one of $L$ positions). As in notebook 06, a projection matrix has shape (out, in), the layout of
@@ -91,9 +91,9 @@ DEVICE = device()
 # `x @ W_q.T` in code for all tokens at once, and its score is $q_i \cdot k_j$. We choose the projections so that:
 # - **head "previous word"**: $q_i = c\,e_{i-1}$ (the one-hot of position $i-1$) and $k_j = e_j$, so the score is $c$
 #   exactly where $j = i - 1$ and 0 elsewhere;
-# - **head "same word, earlier"**: $q_i = c\,[\,w_i,\ -\tfrac12 e_i\,]$ and $k_j = [\,w_j,\ e_j\,]$, so the score
-#   is $c$ for an earlier token with the same word, $c/2$ for the token itself (where to look when there is no
-#   earlier copy) and 0 elsewhere.
+# - **head "duplicate token"** (the same word, earlier): $q_i = c\,[\,w_i,\ -\tfrac12 e_i\,]$ and
+#   $k_j = [\,w_j,\ e_j\,]$, so the score is $c$ for an earlier token with the same word, $c/2$ for the token itself
+#   (where to look when there is no earlier copy) and 0 elsewhere.
 #
 # A causal mask lets each token see itself and the past only. We pick $c = 10$ and use the scores as they are,
 # without a $1/\sqrt{D}$ (we chose their size directly). First the tokens and their features:
@@ -125,12 +125,12 @@ print("query of the₇ (position 7):", (x_tok[7] @ W_q_prev.T).tolist())  # (n_f
 print("key of   the₇ (position 7):", (x_tok[7] @ W_k_prev.T).tolist())
 
 # %% [markdown]
-# Head "same word, earlier": both projections keep all 17 features; the query scales the word block by $c$ and the
+# Head "duplicate token": both projections keep all 17 features; the query scales the word block by $c$ and the
 # position block by $-c/2$.
 
 # %%
-W_q_same = c * torch.diag(torch.tensor([1.0] * n_words + [-0.5] * L))  # (n_feat, n_feat): [c·word, -c/2·position]
-W_k_same = torch.eye(n_feat)  # (n_feat, n_feat): [word, position]
+W_q_dup = c * torch.diag(torch.tensor([1.0] * n_words + [-0.5] * L))  # (n_feat, n_feat): [c·word, -c/2·position]
+W_k_dup = torch.eye(n_feat)  # (n_feat, n_feat): [word, position]
 
 # %% [markdown]
 # Now the scores of both heads, a causal softmax, and the weights of the second "cat" (position 8). A third,
@@ -146,20 +146,23 @@ def attend(scores):
     return softmax(scores.masked_fill(~visible, float("-inf")), dim=-1)  # (L, L)
 
 
-scores_prev = (x_tok @ W_q_prev.T) @ (x_tok @ W_k_prev.T).T  # (L, 17) @ (17, 10) -> (L, 10); (L, 10) @ (10, L) -> (L, L)
-scores_same = (x_tok @ W_q_same.T) @ (x_tok @ W_k_same.T).T  # (L, 17) @ (17, 17) -> (L, 17); (L, 17) @ (17, L) -> (L, L)
-w_prev, w_same = attend(scores_prev), attend(scores_same)
-w_one = attend(scores_prev + scores_same)  # one head asked both questions
+# (L, n_feat) @ (n_feat, L) -> (L, L) queries, the same for keys; then (L, L) @ (L, L) -> (L, L)
+scores_prev = (x_tok @ W_q_prev.T) @ (x_tok @ W_k_prev.T).T
+# (L, n_feat) @ (n_feat, n_feat) -> (L, n_feat); (L, n_feat) @ (n_feat, L) -> (L, L)
+scores_dup = (x_tok @ W_q_dup.T) @ (x_tok @ W_k_dup.T).T
+w_prev, w_dup = attend(scores_prev), attend(scores_dup)
+w_one = attend(scores_prev + scores_dup)  # one head asked both questions
 
 i = 8  # the second "cat"
-for name, w in (("previous word", w_prev), ("same word, earlier", w_same), ("one head, both", w_one)):
+for name, w in (("previous word", w_prev), ("duplicate token", w_dup), ("one head, both", w_one)):
     top = w[i].topk(2)
     print(f"{name:19} {labels[i]} -> " + ",  ".join(f"{labels[j]}: {p:.4f}" for p, j in zip(top.values, top.indices)))
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(19, 6))
-for ax, w, title in zip(axes, (w_prev, w_same, w_one),
-                        ("Head 1: the previous word", "Head 2: the same word, earlier", "One head asked both questions")):
+for ax, w, title in zip(axes, (w_prev, w_dup, w_one),
+                        ("Head 1: the previous word", "Head 2: duplicate token (same word, earlier)",
+                         "One head asked both questions")):
     plot_attention(w, labels, labels, ax=ax, title=title)
 fig.suptitle("Two hand-set heads each answer one question sharply; one head must split its weight")
 fig.tight_layout()
@@ -172,13 +175,21 @@ plt.show()
 # half and half, 0.4983 each. No choice of $W_q$ and $W_k$ can do better, since two weights that sum to at most 1
 # cannot both be near 1.
 #
+# **A duplicate-token head is not an induction head.** Head 2 attends to `cat₁`, so what it can return is "cat" (or
+# where it was): the word was seen before, not what comes next. An *induction head* (Elhage et al. 2021; Olsson et
+# al. 2022) attends instead to the token *after* the earlier copy, `sat₂`, and copies it, a guess for the next word.
+# A head of the first layer cannot do that: there the key of `sat₂` describes only "sat" and its position. A
+# previous-token head in an earlier layer must first write "the word before me was cat" into it, so it takes two
+# layers composed. [Notebook 13](13_attention_in_pretrained_models.ipynb) (section 6) finds such heads in a
+# pretrained model and removes them to show that they do the copying.
+#
 # Splitting the weight is only half the problem. Look at what comes *out*. Let each token's value be its word's
 # one-hot, so the output of a head is a distribution over the vocabulary.
 
 # %%
 values = word  # (L, n_words): each token's value is the one-hot of its word
 out_one = w_one @ values  # (L, L) @ (L, n_words) -> (L, n_words)
-out_two = torch.cat([w_prev @ values, w_same @ values], dim=1)  # two heads side by side: (L, 2·n_words)
+out_two = torch.cat([w_prev @ values, w_dup @ values], dim=1)  # two heads side by side: (L, 2·n_words)
 print("vocabulary:         ", vocab)
 print("one head,  row cat₈:", out_one[i])
 print("two heads, row cat₈:", out_two[i, :n_words], "| ", out_two[i, n_words:])
@@ -203,7 +214,7 @@ print("two heads, row cat₈:", out_two[i, :n_words], "| ", out_two[i, n_words:]
 # $E \to E$ projection computes all heads' queries at once, and its $E$ output columns are then *cut* into $H$
 # groups of $D$. That cut is the next section.
 #
-# ## 2. Splitting and merging heads, step by step
+# ## 2. Splitting and merging heads, step by step (core)
 #
 # ### 2.1 The right way: `view(B, L, H, D)`, then `transpose(1, 2)`
 #
@@ -367,15 +378,16 @@ print("output", tuple(out_traced.shape))
 # batch element and head, `(B, H, L, S)`; one output per head, `(B, H, L, D)`; the heads moved back, merged into
 # `(B, L, E)` with `reshape`, and mixed by `out_proj`.
 #
-# ## 3. Scale by the head width $D$, not the model width $E$
+# ## 3. Scale by the head width $D$, not the model width $E$ (core)
 #
-# Notebook 04 measured why scores are divided by $\sqrt{d}$: a dot product of $d$ numbers of variance 1 has variance
-# $d$, and dividing by its standard deviation $\sqrt{d}$ brings it back to 1 at every width. In a head, the dot
-# product runs over the head's $D$ columns, not over all $E$. So the right divisor is $\sqrt{D}$.
+# Notebook 04 measured why scores are multiplied by $1/\sqrt{D}$, with $D$ the width of queries and keys: a dot
+# product of $D$ independent numbers of mean 0 and variance 1 has variance $D$, and dividing by its standard deviation
+# $\sqrt{D}$ brings it back to 1 at every width. In a head, the dot product runs over the head's $D = E/H$ columns,
+# not over all $E$. So the right divisor is $\sqrt{D}$.
 #
 # Dividing by $\sqrt{E}$ instead shrinks every score by a further $\sqrt{E/D} = \sqrt{H}$. The scores then have
 # standard deviation $1/\sqrt{H}$ instead of 1, and softmax turns small differences into nearly equal weights: each
-# head becomes a blurry average. First one query with 8 keys, in a head of width $D = 16$ of a model with $E = 128$
+# head becomes a blurry average. First one query with 6 keys, in a head of width $D = 16$ of a model with $E = 128$
 # ($H = 8$), in float64 from a private generator so the digits are the same on every machine.
 
 # %%
@@ -383,12 +395,12 @@ g_one = torch.Generator().manual_seed(7)
 E_s, H_s = 128, 8
 D_s = E_s // H_s  # 16
 q_h = torch.randn(D_s, generator=g_one, dtype=torch.float64)  # one query of one head: D numbers
-k_h = torch.randn(8, D_s, generator=g_one, dtype=torch.float64)  # 8 keys of the same head
-raw = k_h @ q_h  # (8, D) @ (D,) -> (8,): the head's dot products run over its D columns
+k_h = torch.randn(6, D_s, generator=g_one, dtype=torch.float64)  # S = 6 keys of the same head
+raw = k_h @ q_h  # (S, D) @ (D,) -> (S,): the head's dot products run over its D columns
 
 
 def entropy(p):
-    return float(-(p * p.log()).sum())  # in nats; log 8 = 2.08 for uniform weights over 8 keys
+    return float(-(p * p.log()).sum())  # in nats; log 6 = 1.79 for uniform weights over 6 keys
 
 
 for name, width in (("sqrt(D) = 4   ", D_s), ("sqrt(E) = 11.3", E_s)):
@@ -397,7 +409,7 @@ for name, width in (("sqrt(D) = 4   ", D_s), ("sqrt(E) = 11.3", E_s)):
     print(f"scale {name}: scores std {float(s.std()):.3f}  largest weight {float(p.max()):.3f}  "
           f"entropy {entropy(p):.3f} nats")
     print("   weights", p.numpy())
-print(f"uniform over 8 keys: weight {1 / 8:.3f}, entropy {math.log(8):.3f} nats")
+print(f"uniform over 6 keys: weight {1 / 6:.3f}, entropy {math.log(6):.3f} nats")
 
 # %% [markdown]
 # Now the same over many rows and numbers of heads. We keep $E = 512$ and vary $H$ (so $D = 512/H$): 2000 queries
@@ -429,10 +441,10 @@ for h_count, (s0, m0, e0), (s1, m1, e1) in zip(head_counts, rows["D"], rows["E"]
 fig, axes = plt.subplots(1, 2, figsize=(12, 4))
 pick_d = softmax(raw / math.sqrt(D_s), dim=-1)
 pick_e = softmax(raw / math.sqrt(E_s), dim=-1)
-keys_x = np.arange(8)
+keys_x = np.arange(len(raw))
 axes[0].bar(keys_x - 0.2, pick_d.numpy(), width=0.4, label="scores / √D (correct)")
 axes[0].bar(keys_x + 0.2, pick_e.numpy(), width=0.4, label="scores / √E (too flat)")
-axes[0].axhline(1 / 8, color="gray", ls=":", label="uniform (1/8)")
+axes[0].axhline(1 / 6, color="gray", ls=":", label="uniform (1/6)")
 axes[0].set_xlabel("key j")
 axes[0].set_ylabel("attention weight")
 axes[0].set_title(f"One query, one head (D = {D_s}, E = {E_s})")
@@ -449,12 +461,13 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Left: with $\sqrt{D}$ the query clearly prefers keys 0 and 6 (largest weight 0.523); with $\sqrt{E}$ the same
-# scores are $\sqrt{E/D} = \sqrt{8} \approx 2.8$ times smaller (spread 0.642 instead of 1.816), and the weights move
-# towards the uniform line (largest 0.286, against 0.125 for uniform). Right: with $\sqrt{D}$ nothing depends on $H$; with
+# Left: with $\sqrt{D}$ the query clearly prefers key 0 (weight 0.889); with $\sqrt{E}$ the same scores are
+# $\sqrt{E/D} = \sqrt{8} \approx 2.8$ times smaller (spread 0.618 instead of 1.747), and the weights move towards the
+# uniform line (largest 0.438, against 0.167 for uniform). Right: with $\sqrt{D}$ nothing depends on $H$; with
 # $\sqrt{E}$ the rows get flatter with every doubling of $H$ (the table gives the numbers: the score spread is
-# $1/\sqrt{H}$). With $H = 1$ the two are the same, because then $D = E$. A model can partly make up for a wrong
-# scale by learning larger projection weights, but it starts out blurred, and nothing raises an error.
+# $1/\sqrt{H}$). With $H = 1$ the two are the same, because then $D = E$. A model could undo the wrong scale exactly by
+# learning $\sqrt{H}$ times larger query weights, but it starts out blurred and must first learn that correction, and
+# nothing raises an error.
 #
 # The package's class divides by $\sqrt{D}$. Let us check it on the module traced above ($E = 24$, $H = 4$,
 # $D = 6$) by recomputing its per-head weights by hand with both scales.
@@ -470,7 +483,7 @@ print("module = softmax(q·k / sqrt(D)):", torch.allclose(w_module, softmax(dots
 print("module = softmax(q·k / sqrt(E)):", torch.allclose(w_module, softmax(dots_m / math.sqrt(24), dim=-1), atol=1e-6))
 
 # %% [markdown]
-# ## 4. The same numbers as `torch.nn.MultiheadAttention`
+# ## 4. The same numbers as `torch.nn.MultiheadAttention` (core)
 #
 # PyTorch's `nn.MultiheadAttention` computes the same thing, with three differences in bookkeeping:
 # - it stores the three input projections as one `(3E, E)` matrix `in_proj_weight` (and one `(3E,)` bias), or as
@@ -485,18 +498,18 @@ print("module = softmax(q·k / sqrt(E)):", torch.allclose(w_module, softmax(dots
 
 # %%
 torch.manual_seed(16)  # for the module's initial weights
-ref = nn.MultiheadAttention(16, 4, batch_first=True)
+ref = nn.MultiheadAttention(24, 4, batch_first=True)  # E = 24, H = 4, so D = 6
 ours = MultiHeadAttention.from_torch(ref)
 print("PyTorch in_proj_weight", tuple(ref.in_proj_weight.shape), " in_proj_bias", tuple(ref.in_proj_bias.shape))
 print("ours: q_proj", tuple(ours.q_proj.weight.shape), " k_proj", tuple(ours.k_proj.weight.shape),
       " v_proj", tuple(ours.v_proj.weight.shape), " out_proj", tuple(ours.out_proj.weight.shape))
-print("q_proj is the first E rows:", torch.equal(ours.q_proj.weight, ref.in_proj_weight[:16]))
-print("v_proj is the last E rows: ", torch.equal(ours.v_proj.weight, ref.in_proj_weight[32:]))
+print("q_proj is the first E rows:", torch.equal(ours.q_proj.weight, ref.in_proj_weight[:24]))
+print("v_proj is the last E rows: ", torch.equal(ours.v_proj.weight, ref.in_proj_weight[48:]))
 
 # %% [markdown]
 # Now outputs, averaged weights and per-head weights, for five configurations: batch-first or sequence-first (we
-# transpose the inputs for PyTorch and its output back), keys and values of other widths ($k_{dim} = 6$,
-# $v_{dim} = 10$), with and without biases. The inputs have $B = 2$, $L = 3$, $S = 5$.
+# transpose the inputs for PyTorch and its output back), keys and values of other widths ($k_{dim} = 7$,
+# $v_{dim} = 10$), with and without biases. The inputs have $B = 2$, $L = 3$, $S = 5$, $E = 24$, $H = 4$ ($D = 6$).
 #
 # **Tolerance.** Both compute in float32, about 7 significant digits. PyTorch multiplies $q$ by $1/\sqrt{D}$ before
 # the product $qk^\top$ and uses fused kernels (one projection for $q$, $k$, $v$ together, `baddbmm` for the masked
@@ -507,14 +520,14 @@ print("v_proj is the last E rows: ", torch.equal(ours.v_proj.weight, ref.in_proj
 # %%
 torch.manual_seed(9)  # for the modules' initial weights
 g_ref = torch.Generator().manual_seed(9)
-E_r, H_r, B_r, L_r, S_r = 16, 4, 2, 3, 5
+E_r, H_r, B_r, L_r, S_r = 24, 4, 2, 3, 5  # D = 6: every size differs
 largest = 0.0  # the largest difference between PyTorch's and our outputs or weights
 configurations = [  # (label, batch_first, kdim, vdim, bias)
     ("batch_first=True", True, None, None, True),
     ("batch_first=False: (L, B, E)", False, None, None, True),
-    ("kdim=6, vdim=10", True, 6, 10, True),
+    ("kdim=7, vdim=10", True, 7, 10, True),
     ("bias=False", True, None, None, False),
-    ("batch_first=False, kdim, vdim, no bias", False, 6, 10, False),
+    ("batch_first=False, kdim, vdim, no bias", False, 7, 10, False),
 ]
 for label, batch_first, kdim, vdim, bias in configurations:
     ref = nn.MultiheadAttention(E_r, H_r, bias=bias, kdim=kdim, vdim=vdim, batch_first=batch_first)
@@ -550,12 +563,12 @@ print("largest difference below 1e-6:", largest < 1e-6)
 # %%
 torch.manual_seed(12)  # for the module's initial weights
 g_fast = torch.Generator().manual_seed(12)
-ref_fast = nn.MultiheadAttention(E_r, H_r, bias=False, kdim=6, vdim=10, batch_first=True)
+ref_fast = nn.MultiheadAttention(E_r, H_r, bias=False, kdim=7, vdim=10, batch_first=True)
 slow = MultiHeadAttention.from_torch(ref_fast)  # use_sdpa is False by default: the manual path
 fast = MultiHeadAttention.from_torch(ref_fast)  # the same weights ...
 fast.use_sdpa = True  # ... through F.scaled_dot_product_attention
 query_f = torch.randn(B_r, L_r, E_r, generator=g_fast)  # (B, L, E)
-key_f = torch.randn(B_r, S_r, 6, generator=g_fast)  # (B, S, kdim)
+key_f = torch.randn(B_r, S_r, 7, generator=g_fast)  # (B, S, kdim)
 value_f = torch.randn(B_r, S_r, 10, generator=g_fast)  # (B, S, vdim)
 allowed = torch.rand(B_r, L_r, S_r, generator=g_fast) > 0.3  # (B, L, S), True = may attend
 allowed[:, :, 0] = True  # every query may see key 0, so no row is fully masked
@@ -568,7 +581,7 @@ with torch.no_grad():
         print(f"{label:24} manual path = SDPA path; the SDPA path returns weights: {fast_w is not None}")
 
 # %% [markdown]
-# ## 5. Mask conventions side by side
+# ## 5. Mask conventions side by side (core)
 #
 # Notebook 04 listed the conventions; here they meet in one module. The course (and `F.scaled_dot_product_attention`)
 # uses boolean masks with **True = may attend**. `nn.MultiheadAttention` takes two masks with the **opposite**
@@ -595,13 +608,13 @@ print("the same as the course's own builders:", same)
 # %%
 torch.manual_seed(5)  # for the module's initial weights
 g_mask = torch.Generator().manual_seed(5)
-ref = nn.MultiheadAttention(16, 4, batch_first=True)
-ours = MultiHeadAttention.from_torch(ref)
-x_m = torch.randn(2, L_m, 16, generator=g_mask)  # (B, L, E): self-attention, so S = L
+ref_m = nn.MultiheadAttention(24, 4, batch_first=True)  # E = 24, H = 4, D = 6
+ours_m = MultiHeadAttention.from_torch(ref_m)
+x_m = torch.randn(2, L_m, 24, generator=g_mask)  # (B, L, E): self-attention, so S = L
 with torch.no_grad():
-    out_t, w_t = ref(x_m, x_m, x_m, attn_mask=attn_mask_torch, key_padding_mask=key_padding_mask,
-                     average_attn_weights=False)  # (B, L, E), (B, H, L, S)
-    out_o, w_o = ours(x_m, x_m, x_m, attn_mask=ours_mask, need_weights=True, average_attn_weights=False)
+    out_t, w_t = ref_m(x_m, x_m, x_m, attn_mask=attn_mask_torch, key_padding_mask=key_padding_mask,
+                       average_attn_weights=False)  # (B, L, E), (B, H, L, S)
+    out_o, w_o = ours_m(x_m, x_m, x_m, attn_mask=ours_mask, need_weights=True, average_attn_weights=False)
 torch.testing.assert_close(out_o, out_t, atol=1e-5, rtol=1e-4)
 torch.testing.assert_close(w_o, w_t, atol=1e-5, rtol=1e-4)
 print("outputs and per-head weights equal")
@@ -612,23 +625,6 @@ print(w_o[1, 0])
 # Both masks blocked the same pairs: in sentence 1 no query gives weight to keys 3 and 4 (padding) or to a later
 # key. The padded queries 3 and 4 still get an output, an average over the real tokens; a loss should ignore them.
 #
-# **One mask per sentence.** A 3-D mask `(B, L, S)` is the same for every head in our module. PyTorch wants a 3-D
-# `attn_mask` of shape `(B·H, L, S)`, sentence-major: row $b \cdot H + h$ is sentence $b$, head $h$. So each
-# sentence's mask must be repeated $H$ times *in place* with `repeat_interleave`; `repeat` tiles the whole batch
-# instead and hands sentence 1's mask to some of sentence 0's heads (and the other way round).
-
-# %%
-per_sentence = ours_mask[:, 0]  # (B, L, S), True = may attend
-torch_right = (~per_sentence).repeat_interleave(4, dim=0)  # (B·H, L, S): b0 h0, b0 h1, ..., b1 h0, ... True = not allowed
-torch_wrong = (~per_sentence).repeat(4, 1, 1)  # (B·H, L, S): b0, b1, b0, b1, ... the wrong order
-with torch.no_grad():
-    out_pb, _ = ours(x_m, x_m, x_m, attn_mask=per_sentence)
-    out_right, _ = ref(x_m, x_m, x_m, attn_mask=torch_right)
-    out_wrong, _ = ref(x_m, x_m, x_m, attn_mask=torch_wrong)
-print("repeat_interleave: equal to ours:", torch.allclose(out_right, out_pb, atol=1e-5))
-print("repeat:            equal to ours:", torch.allclose(out_wrong, out_pb, atol=1e-5))
-
-# %% [markdown]
 # | where | argument | boolean True means | shape | causal |
 # |---|---|---|---|---|
 # | `attn_course` (ours) | `attn_mask` | **may attend** | broadcasts to `(B, H, L, S)`; 3-D is `(B, L, S)` | `is_causal=True` |
@@ -637,10 +633,10 @@ print("repeat:            equal to ours:", torch.allclose(out_wrong, out_pb, ato
 # | `nn.MultiheadAttention` | `key_padding_mask` | **ignore** this key (padding) | `(B, S)` | — |
 #
 # Everywhere a float mask is added to the scores (0 to allow, $-\infty$ to block). From PyTorch's two boolean masks
-# to ours: `~attn_mask & ~key_padding_mask[:, None, None, :]`; from our per-sentence mask `(B, L, S)` to PyTorch's
-# `(B·H, L, S)`: `(~mask).repeat_interleave(H, dim=0)`.
+# to ours: `~attn_mask & ~key_padding_mask[:, None, None, :]`. A different mask for each sentence needs PyTorch's 3-D
+# `(B·H, L, S)` form, built in section 9 (optional).
 #
-# ## 6. Looking at each head
+# ## 6. Looking at each head (core)
 #
 # Section 1's two heads were computed by hand. Now we put them into the package's module, next to two more hand-set
 # heads, and ask it for per-head weights with `need_weights=True, average_attn_weights=False`. The module has
@@ -649,7 +645,7 @@ print("repeat:            equal to ours:", torch.allclose(out_wrong, out_pb, ato
 # `nn.Linear` weight is `(out, in)`, so head $h$ owns rows $hD \dots (h+1)D - 1$: the same column slice as in
 # section 2, seen from the weight's side). Section 1 stored its matrices as (out, in) too, so they are copied in as
 # they are, without a transpose:
-# - head 0 is section 1's "previous word", head 1 its "same word, earlier";
+# - head 0 is section 1's "previous word", head 1 its "duplicate token";
 # - head 2 looks at the **first token**: a constant query (from the bias) meets a key that is 1 only at position 0;
 # - head 3 has all-zero projections, so all its scores are 0: a plain average over the visible words.
 #
@@ -657,7 +653,7 @@ print("repeat:            equal to ours:", torch.allclose(out_wrong, out_pb, ato
 # answers side by side. The module divides the scores by $\sqrt{D}$, so we multiply the hand-set sizes by $\sqrt{D}$.
 
 # %%
-# from section 1: words, vocab, n_words, x_tok (L_s, 17), the (out, in) matrices W_q_prev, W_k_prev, W_q_same, W_k_same,
+# from section 1: words, vocab, n_words, x_tok (L_s, 17), the (out, in) matrices W_q_prev, W_k_prev, W_q_dup, W_k_dup,
 # and the size c; its sentence length was called L, which section 2 reused for 3, so here it is L_s
 L_s = len(words)  # 10
 E_v, H_v = 80, 4
@@ -672,8 +668,8 @@ with torch.no_grad():
     Wq, Wk, Wv = heads_mha.q_proj.weight, heads_mha.k_proj.weight, heads_mha.v_proj.weight  # each (E, E) = (out, in)
     Wq[0:L_s, :n_feat] = up * W_q_prev  # head 0 (rows 0..D-1): previous word, (L_s, 17) = (out, in)
     Wk[0:L_s, :n_feat] = W_k_prev
-    Wq[D_v:D_v + n_feat, :n_feat] = up * W_q_same  # head 1 (rows D..2D-1): same word, earlier, (17, 17)
-    Wk[D_v:D_v + n_feat, :n_feat] = W_k_same
+    Wq[D_v:D_v + n_feat, :n_feat] = up * W_q_dup  # head 1 (rows D..2D-1): duplicate token, (17, 17)
+    Wk[D_v:D_v + n_feat, :n_feat] = W_k_dup
     heads_mha.q_proj.bias[2 * D_v] = up * c  # head 2: a constant query ...
     Wk[2 * D_v, n_words] = 1.0  # ... meets the "position 0" feature
     # head 3 keeps zero query and key projections: all scores 0, uniform over the visible words
@@ -688,7 +684,7 @@ with torch.no_grad():
 print("per-head weights", tuple(w_heads.shape), "  averaged", tuple(w_avg.shape))
 print("average = mean over the heads:", torch.allclose(w_avg, w_heads.mean(dim=1)))
 torch.testing.assert_close(w_heads[0, 0], w_prev, atol=1e-5, rtol=1e-4)
-torch.testing.assert_close(w_heads[0, 1], w_same, atol=1e-5, rtol=1e-4)
+torch.testing.assert_close(w_heads[0, 1], w_dup, atol=1e-5, rtol=1e-4)
 print("heads 0 and 1 = section 1's heads")
 print(f"row cat₈, key the₇: head 0 {w_heads[0, 0, 8, 7]:.4f}, average {w_avg[0, 8, 7]:.4f}")
 answers = out_sent[0, 8].view(H_v, D_v)[:, :n_words]  # (E,) -> (H, D): each head's answer for cat₈; first n_words columns
@@ -697,7 +693,7 @@ print(answers)
 
 # %%
 fig, axes = plt.subplots(2, 3, figsize=(19, 12))
-head_titles = ["head 0: previous word", "head 1: same word, earlier", "head 2: first token", "head 3: uniform average"]
+head_titles = ["head 0: previous word", "head 1: duplicate token", "head 2: first token", "head 3: uniform average"]
 for h, ax in enumerate(axes.flat[:4]):
     plot_attention(w_heads[0, h], labels, labels, ax=ax, title=head_titles[h])
 plot_attention(w_avg[0], labels, labels, ax=axes[1, 1], title="average over the 4 heads (average_attn_weights=True)")
@@ -723,11 +719,12 @@ plt.show()
 # "the" (the previous word), "cat" (the earlier copy), "the" (the first word) and the word counts of the nine
 # visible tokens (3/9 "the", 2/9 "cat", 1/9 each of four others).
 #
-# These heads were set by hand to make the point readable. A freshly initialised module gives nearly uniform
-# weights; trained models do learn heads like these (previous-token heads, induction heads, heads that park on the
-# first token: Clark et al. 2019, Olsson et al. 2022), and [notebook 13](13_attention_in_pretrained_models.ipynb) finds them in a real one.
+# These heads were set by hand to make the point readable. Trained models do learn heads like these: previous-token
+# heads and heads that park on the first token or on separators (Clark et al. 2019), duplicate-token heads (Wang et
+# al. 2022). [Notebook 13](13_attention_in_pretrained_models.ipynb) finds previous-token heads and first-token heads
+# in real models, and the two-layer induction heads of section 1.
 #
-# ## 7. Grouped-query and multi-query attention
+# ## 7. Grouped-query and multi-query attention (core)
 #
 # When a model generates text one token at a time, each new token's query attends to the keys and values of all the
 # tokens before it. Recomputing those every step would be wasteful, so they are kept in a **KV cache**: for every
@@ -742,20 +739,22 @@ plt.show()
 # attention, $H_{kv} = 1$ is multi-query.
 #
 # In the module this is `num_kv_heads`. The query projection keeps its $E \to E$ shape; the key and value
-# projections shrink to $E \to H_{kv} \cdot D$. Below, $E = 64$ and $H = 8$ ($D = 8$) with $B = 2$, $L = S = 5$.
+# projections shrink to $E \to H_{kv} \cdot D$. Below, $E = 96$ and $H = 8$ ($D = 12$), with $B = 2$, $L = 3$ queries
+# and $S = 5$ keys.
 
 # %%
 torch.manual_seed(64)  # for the modules' initial weights
 g_gqa = torch.Generator().manual_seed(64)
-E_g, H_g = 64, 8
-x_g = torch.randn(2, 5, E_g, generator=g_gqa)  # (B, L, E)
+E_g, H_g = 96, 8  # D = 12
+x_g = torch.randn(2, 3, E_g, generator=g_gqa)  # (B, L, E): the queries
+mem_g = torch.randn(2, 5, E_g, generator=g_gqa)  # (B, S, E): keys and values come from here
 print(f"{'H_kv':>4} {'group':>5} {'k_proj':>9} {'v_proj':>9} {'all params':>10}   "
       f"{'k_proj(x)':>11} {'output':>11} {'weights':>14}")
 for n_kv in (8, 4, 2, 1):
     m = MultiHeadAttention(E_g, H_g, num_kv_heads=n_kv)
     with torch.no_grad():
-        out_g, w_g = m(x_g, x_g, x_g, need_weights=True, average_attn_weights=False)
-        k_g = m.k_proj(x_g)  # (B, S, H_kv·D)
+        out_g, w_g = m(x_g, mem_g, mem_g, need_weights=True, average_attn_weights=False)
+        k_g = m.k_proj(mem_g)  # (B, S, H_kv·D)
     n_params = sum(p.numel() for p in m.parameters())
     print(f"{n_kv:>4} {H_g // n_kv:>5} {m.k_proj.weight.numel() + m.k_proj.bias.numel():>9,} "
           f"{m.v_proj.weight.numel() + m.v_proj.bias.numel():>9,} {n_params:>10,}   {str(tuple(k_g.shape)):>11} "
@@ -767,21 +766,24 @@ for n_kv in (8, 4, 2, 1):
 #
 # How does a query head find its key/value head? The module repeats each key/value head for its group, with
 # `repeat_interleave`, so query heads $0 \dots g-1$ use key/value head 0, the next $g$ use head 1, and so on. The
-# trace shows the extra step ($H = 4$, $H_{kv} = 2$; `Ekv` is $H_{kv} \cdot D$):
+# trace shows the extra step ($E = 48$, $H = 8$, $H_{kv} = 4$, so $D = 6$ and groups of $g = 2$; `Ekv` is
+# $H_{kv} \cdot D$):
 
 # %%
 torch.manual_seed(4)  # for the module's initial weights
 g_group = torch.Generator().manual_seed(4)
-gqa = MultiHeadAttention(16, 4, num_kv_heads=2)
-x_q = torch.randn(2, 3, 16, generator=g_group)  # (B, L, E)
-x_kv = torch.randn(2, 5, 16, generator=g_group)  # (B, S, E)
+B_q, L_q, S_q, E_q, H_q, Hkv_q = 2, 3, 5, 48, 8, 4
+D_q, group = E_q // H_q, H_q // Hkv_q  # D = 6, g = 2 query heads per key/value head
+gqa = MultiHeadAttention(E_q, H_q, num_kv_heads=Hkv_q)
+x_q = torch.randn(B_q, L_q, E_q, generator=g_group)  # (B, L, E)
+x_kv = torch.randn(B_q, S_q, E_q, generator=g_group)  # (B, S, E)
 gqa.trace = True
 with torch.no_grad():
     out_gqa, _ = gqa(x_q, x_kv, x_kv)
 gqa.trace = False
-group = 4 // 2
-print("\nkey/value head used by query heads 0..3: repeat_interleave", torch.arange(2).repeat_interleave(group).tolist(),
-      "  (repeat would give", torch.arange(2).repeat(group).tolist(), ")")
+print(f"\nkey/value head used by query heads 0..{H_q - 1}: repeat_interleave",
+      torch.arange(Hkv_q).repeat_interleave(group).tolist(), " (repeat would give",
+      torch.arange(Hkv_q).repeat(group).tolist(), ")")
 
 # %% [markdown]
 # To be sure of the grouping, we recompute the output with a loop in which query head $h$ uses key/value head
@@ -790,17 +792,18 @@ print("\nkey/value head used by query heads 0..3: repeat_interleave", torch.aran
 
 # %%
 with torch.no_grad():
-    qg = gqa.q_proj(x_q).view(2, 3, 4, 4).transpose(1, 2)  # (B, L, E) -> (B, L, H, D) -> (B, H, L, D)
-    kg = gqa.k_proj(x_kv).view(2, 5, 2, 4).transpose(1, 2)  # (B, S, Hkv·D) -> (B, S, Hkv, D) -> (B, Hkv, S, D)
-    vg = gqa.v_proj(x_kv).view(2, 5, 2, 4).transpose(1, 2)  # (B, Hkv, S, D)
+    qg = gqa.q_proj(x_q).view(B_q, L_q, H_q, D_q).transpose(1, 2)  # (B, L, E) -> (B, L, H, D) -> (B, H, L, D)
+    kg = gqa.k_proj(x_kv).view(B_q, S_q, Hkv_q, D_q).transpose(1, 2)  # (B, S, Hkv·D) -> (B, S, Hkv, D) -> (B, Hkv, S, D)
+    vg = gqa.v_proj(x_kv).view(B_q, S_q, Hkv_q, D_q).transpose(1, 2)  # (B, Hkv, S, D)
     per_head = []
-    for h in range(4):
+    for h in range(H_q):
         kv = h // group  # the key/value head of query head h
-        w_h = softmax(qg[:, h] @ kg[:, kv].transpose(-2, -1) / math.sqrt(4), dim=-1)  # (B, L, D) @ (B, D, S) -> (B, L, S)
+        w_h = softmax(qg[:, h] @ kg[:, kv].transpose(-2, -1) / math.sqrt(D_q), dim=-1)  # (B, L, D) @ (B, D, S) -> (B, L, S)
         per_head.append(w_h @ vg[:, kv])  # (B, L, S) @ (B, S, D) -> (B, L, D)
-    by_loop = gqa.out_proj(torch.stack(per_head, dim=1).transpose(1, 2).reshape(2, 3, 16))  # (B, H, L, D) -> (B, L, E)
+    by_loop = torch.stack(per_head, dim=1).transpose(1, 2).reshape(B_q, L_q, E_q)  # (B, H, L, D) -> (B, L, H, D) -> (B, L, E)
+    by_loop = gqa.out_proj(by_loop)
     by_sdpa = F.scaled_dot_product_attention(qg, kg, vg, enable_gqa=True)  # (B, H, L, D), grouping done by PyTorch
-    by_sdpa = gqa.out_proj(by_sdpa.transpose(1, 2).reshape(2, 3, 16))  # (B, H, L, D) -> (B, L, H, D) -> (B, L, E)
+    by_sdpa = gqa.out_proj(by_sdpa.transpose(1, 2).reshape(B_q, L_q, E_q))  # (B, H, L, D) -> (B, L, H, D) -> (B, L, E)
 torch.testing.assert_close(out_gqa, by_loop, atol=1e-5, rtol=1e-4)
 torch.testing.assert_close(out_gqa, by_sdpa, atol=1e-5, rtol=1e-4)
 print("module = loop with kv head h // group = SDPA with enable_gqa=True")
@@ -839,7 +842,145 @@ print(f"\nLlama-2-70B (80 layers, H = 64, H_kv = 8, D = 128), 4096 tokens: {ll70
 # heads can cost some quality. Ainslie et al. found that grouped-query attention with a few groups comes close to
 # multi-head quality at close to multi-query speed, and that an existing multi-head checkpoint can be converted
 # ("uptrained") with about 5% of its original pre-training compute.
+
+# %% [markdown]
+# ## 8. Dropout on the attention weights (core)
 #
+# Dropout (Srivastava et al. 2014) fights overfitting: in training, each number is set to zero with probability $p$,
+# so the network cannot come to rely on any single one. In attention it is applied to the **weights**, after the
+# softmax and before they multiply the values, so each query's average leaves out a random few of its keys:
+#
+# $$\text{out} = \mathrm{dropout}_p\!\left(\mathrm{softmax}\!\left(\frac{q k^\top}{\sqrt{D}}\right)\right) v .$$
+#
+# Vaswani et al. (2017, section 5.4) describe dropout only on the output of each sub-layer (the parts of the block of
+# notebook 08) and on the embeddings; GPT (Radford et al. 2018, section 4.1) lists "residual, embedding, and attention
+# dropouts". `nn.MultiheadAttention(..., dropout=p)`, `F.scaled_dot_product_attention(..., dropout_p=p)` and the
+# course's `MultiHeadAttention(..., dropout=p)` all drop the weights at this place.
+#
+# **The kept weights are divided by $1 - p$.** A weight survives with probability $1 - p$, so after the division its
+# expected value is $(1 - p) \cdot w / (1 - p) = w$; the output is linear in the weights, so its expected value is the
+# undropped output. Switching dropout off in evaluation thus gives the network the average of what it saw in
+# training. One draw by hand, with the mask from a seeded generator:
+
+# %%
+g_drop = torch.Generator().manual_seed(8)
+p_drop, S_d = 0.25, 6
+w_row = softmax(torch.randn(S_d, generator=g_drop, dtype=torch.float64), dim=-1)  # (S,): one query's weights
+kept = torch.rand(S_d, generator=g_drop, dtype=torch.float64) >= p_drop  # (S,): each key kept with probability 1 - p
+dropped = torch.where(kept, w_row / (1 - p_drop), 0.0)  # (S,): the survivors scaled up by 1 / (1 - p)
+print("weights:", w_row.numpy(), "  sum", round(w_row.sum().item(), 4))
+print("kept:   ", kept.int().numpy())
+print("dropped:", dropped.numpy(), "  sum", round(dropped.sum().item(), 4))
+
+# %% [markdown]
+# After dropout a row no longer sums to 1. That is expected: the division fixes the sum only on average. Averaging
+# many independent draws shows it, and shows what the division is for:
+
+# %%
+masks = torch.rand(100_000, S_d, generator=g_drop, dtype=torch.float64) >= p_drop  # (n, S): one mask per draw
+draws = torch.where(masks, w_row / (1 - p_drop), 0.0)  # (n, S): each draw's dropped weights
+for n in (10, 100, 1_000, 10_000, 100_000):
+    gap = (draws[:n].mean(dim=0) - w_row).abs().max().item()
+    print(f"mean of {n:>7,} draws: largest gap to the undropped weights {gap:.4f}")
+print("mean of 100,000 draws:     ", draws.mean(dim=0).numpy())
+print("the same without 1/(1 - p):", torch.where(masks, w_row, 0.0).mean(dim=0).numpy())
+
+# %% [markdown]
+# The mean approaches the undropped weights (the gap shrinks roughly like $1/\sqrt{n}$); without the division it would
+# approach $(1 - p) = 0.75$ times them, and the outputs would be a quarter smaller in training than in evaluation.
+#
+# **Training or evaluation.** Every module has a flag, `module.training`: `module.train()` sets it and `module.eval()`
+# clears it, for the module and all its children. A new module starts in training mode. The package's forward reads
+# it (`dropout = self.dropout if self.training else 0.0`), so in evaluation dropout is the identity:
+
+# %%
+torch.manual_seed(80)  # for the initial weights and the dropout masks drawn below
+g_dm = torch.Generator().manual_seed(80)
+drop_mha = MultiHeadAttention(24, 4, dropout=0.25)  # E = 24, H = 4, D = 6, p = 0.25
+no_drop = MultiHeadAttention(24, 4)  # dropout 0 ...
+no_drop.load_state_dict(drop_mha.state_dict())  # ... with the same weights
+x_d = torch.randn(2, 3, 24, generator=g_dm)  # (B, L, E)
+mem_d = torch.randn(2, 5, 24, generator=g_dm)  # (B, S, E)
+with torch.no_grad():
+    print("a new module is in training mode:", drop_mha.training)
+    out_a, out_b = drop_mha(x_d, mem_d, mem_d)[0], drop_mha(x_d, mem_d, mem_d)[0]  # two calls, two dropout masks
+    print("train(): two calls give the same output:", torch.equal(out_a, out_b))
+    drop_mha.eval()
+    out_eval = drop_mha(x_d, mem_d, mem_d)[0]
+    print("eval():  two calls give the same output:", torch.equal(out_eval, drop_mha(x_d, mem_d, mem_d)[0]),
+          "  the same as without dropout:", torch.equal(out_eval, no_drop(x_d, mem_d, mem_d)[0]))
+
+# %% [markdown]
+# `nn.MultiheadAttention` lets us see where its dropout sits, because in training the weights it returns are the
+# dropped ones (ours returns them before dropout, as the softmax computed them). Multiplying those returned weights by
+# the values and applying `out_proj` gives its output exactly:
+
+# %%
+torch.manual_seed(81)  # for the initial weights and the dropout mask
+ref_d = nn.MultiheadAttention(24, 4, dropout=0.25, batch_first=True)  # in training mode, like every new module
+with torch.no_grad():
+    out_tr, w_tr = ref_d(x_d, mem_d, mem_d, average_attn_weights=False)  # (B, L, E), (B, H, L, S) after dropout
+    v_d = F.linear(mem_d, ref_d.in_proj_weight[48:], ref_d.in_proj_bias[48:])  # (B, S, E): the value projection
+    v_d = v_d.view(2, 5, 4, 6).transpose(1, 2)  # (B, S, E) -> (B, S, H, D) -> (B, H, S, D)
+    by_hand = ref_d.out_proj((w_tr @ v_d).transpose(1, 2).reshape(2, 3, 24))  # (B, H, L, D) -> (B, L, H, D) -> (B, L, E)
+    ref_d.eval()
+    _, w_ev = ref_d(x_d, mem_d, mem_d, average_attn_weights=False)  # (B, H, L, S), no dropout
+survived = w_tr != 0  # (B, H, L, S): the weights that dropout kept
+print("train: some weights are exactly 0:", bool((~survived).any()))
+print("train: every kept weight = its eval weight / (1 - p):", torch.allclose(w_tr[survived], w_ev[survived] / 0.75))
+print("train: output = out_proj(merge(returned weights @ v)):", torch.allclose(out_tr, by_hand, atol=1e-6))
+ones = torch.ones(1)
+print("rows sum to 1: train", torch.allclose(w_tr.sum(-1), ones), "  eval", torch.allclose(w_ev.sum(-1), ones))
+
+# %% [markdown]
+# **`F.scaled_dot_product_attention` has no training mode.** It is a function, not a module, so it drops weights
+# whenever `dropout_p > 0`, in evaluation too. The caller must pass `dropout_p=0.0` at evaluation, which is what the
+# package's line above does for its fast path; `nn.MultiheadAttention` does the same for you.
+
+# %%
+g_sd = torch.Generator().manual_seed(82)
+q_sd = torch.randn(2, 4, 3, 6, generator=g_sd)  # (B, H, L, D)
+k_sd = torch.randn(2, 4, 5, 6, generator=g_sd)  # (B, H, S, D)
+v_sd = torch.randn(2, 4, 5, 6, generator=g_sd)  # (B, H, S, D)
+torch.manual_seed(82)  # SDPA draws its masks from the global generator
+first = F.scaled_dot_product_attention(q_sd, k_sd, v_sd, dropout_p=0.25)  # (B, H, L, D)
+second = F.scaled_dot_product_attention(q_sd, k_sd, v_sd, dropout_p=0.25)
+# (B, H, L, D) @ (B, H, D, S) -> (B, H, L, S); then (B, H, L, S) @ (B, H, S, D) -> (B, H, L, D)
+no_dropout = softmax(q_sd @ k_sd.transpose(-2, -1) / math.sqrt(6), dim=-1) @ v_sd
+print("dropout_p=0.25, called twice: the same output:", torch.equal(first, second))
+print("dropout_p=0.0 equals attention without dropout:",
+      torch.allclose(F.scaled_dot_product_attention(q_sd, k_sd, v_sd, dropout_p=0.0), no_dropout, atol=1e-6))
+
+# %% [markdown]
+# Two calls with `dropout_p=0.25` differ, even though no module is in training mode anywhere. A fused kernel never
+# stores the $L \times S$ weights, so it cannot keep an $L \times S$ dropout mask for the backward pass either:
+# FlashAttention (Dao et al. 2022, appendix B) saves only the random generator's state in the forward pass
+# (algorithm 2) and regenerates the same mask from it in the backward pass (algorithm 4). Notebook 12 builds that
+# kernel without dropout.
+#
+# ## 9. Appendix: PyTorch's per-sentence masks (optional)
+#
+# To give `nn.MultiheadAttention` a different mask for each sentence, build its 3-D `(B·H, L, S)` mask with
+# `(~mask).repeat_interleave(H, dim=0)`; `repeat` puts the masks in the wrong order and runs without an error.
+#
+# We reuse section 5's two sentences and its two modules. A 3-D mask `(B, L, S)` is the same for every head in our
+# module. PyTorch wants a 3-D `attn_mask` of shape `(B·H, L, S)`, sentence-major: row $b \cdot H + h$ is sentence
+# $b$, head $h$. So each sentence's mask must be repeated $H$ times *in place* with `repeat_interleave`; `repeat`
+# tiles the whole batch instead and hands sentence 1's mask to some of sentence 0's heads (and the other way round).
+
+# %%
+per_sentence = ours_mask[:, 0]  # (B, L, S), True = may attend
+# (B, L, S) -> (B·H, L, S), True = not allowed, in the order b0 h0, b0 h1, ..., b1 h0, ...
+torch_right = (~per_sentence).repeat_interleave(ref_m.num_heads, dim=0)
+torch_wrong = (~per_sentence).repeat(ref_m.num_heads, 1, 1)  # (B·H, L, S): b0, b1, b0, b1, ... the wrong order
+with torch.no_grad():
+    out_pb, _ = ours_m(x_m, x_m, x_m, attn_mask=per_sentence)
+    out_right, _ = ref_m(x_m, x_m, x_m, attn_mask=torch_right)
+    out_wrong, _ = ref_m(x_m, x_m, x_m, attn_mask=torch_wrong)
+print("repeat_interleave: equal to ours:", torch.allclose(out_right, out_pb, atol=1e-5))
+print("repeat:            equal to ours:", torch.allclose(out_wrong, out_pb, atol=1e-5))
+
+# %% [markdown]
 # ## Exercises
 #
 # How the exercises work (a stub to complete, a check cell that names common mistakes, `check.hint("name")`
@@ -909,14 +1050,17 @@ check.merge_heads(my_merge_heads, record=False)
 # - split `(B, L, E)` into `(B, H, L, D)` with `view(B, L, H, D).transpose(1, 2)`, merge back with
 #   `transpose(1, 2).reshape(B, L, E)`, and say why `view(B, H, L, D)` scrambles tokens and why `.view` fails after a
 #   `transpose`;
-# - scale each head's scores by $\sqrt{D}$ and predict the flattening that $\sqrt{E}$ causes (score spread
+# - scale each head's scores by $1/\sqrt{D}$ and predict the flattening that $1/\sqrt{E}$ causes (score spread
 #   $1/\sqrt{H}$);
 # - reproduce `nn.MultiheadAttention` with `MultiHeadAttention.from_torch`, for either layout, `kdim`/`vdim` and
 #   biases, and use the fast `use_sdpa` path when you do not need the weights;
 # - translate PyTorch's `attn_mask` and `key_padding_mask` (True = not allowed / ignore) into one True = may attend
-#   mask, and build PyTorch's per-head masks with `repeat_interleave`;
-# - read per-head attention maps, and know that the average hides them;
-# - compute what grouped-query and multi-query attention save with `kv_cache_bytes`.
+#   mask;
+# - read per-head attention maps, know that the average hides them, and tell a duplicate-token head from an
+#   induction head;
+# - compute what grouped-query and multi-query attention save with `kv_cache_bytes`;
+# - say where attention dropout acts (on the weights, before $V$), why the kept weights are divided by $1 - p$, and
+#   switch it off with `eval()` or, for `F.scaled_dot_product_attention`, with `dropout_p=0.0`.
 #
 # ## Common pitfalls
 # - **`view(B, H, L, D)` without a transpose.** Right shape, scrambled content: each "head" gets a mix of tokens.
@@ -926,13 +1070,17 @@ check.merge_heads(my_merge_heads, record=False)
 #   first.
 # - **`.view` after `transpose`.** It raises, because the tensor is not contiguous; use `.reshape` or
 #   `.contiguous().view`.
-# - **Scaling by $\sqrt{E}$.** The dot product of a head runs over $D$ numbers; $\sqrt{E}$ makes every head
-#   $\sqrt{H}$ times too flat.
+# - **Scaling by $1/\sqrt{E}$.** The dot product of a head runs over $D$ numbers; $1/\sqrt{E}$ makes every head's
+#   scores $\sqrt{H}$ times too small, and its weights too flat.
 # - **Inverted masks.** `nn.MultiheadAttention`'s boolean masks mean True = not allowed / ignore; ours and SDPA's
 #   mean True = may attend. Its per-head `attn_mask` is `(B·H, L, S)` sentence-major: `repeat_interleave`, not `repeat`.
 # - **Sequence-first inputs.** `nn.MultiheadAttention` expects `(L, B, E)` unless `batch_first=True`.
 # - **Reading averaged weights as "the" attention.** `average_attn_weights=True` is the default and blurs the heads.
 # - **GQA grouping.** Query head $h$ uses key/value head $h \,//\, (H / H_{kv})$: `repeat_interleave`, not `repeat`.
+# - **Dropout at evaluation.** Forgetting `model.eval()` leaves dropout on, so outputs are random; and
+#   `F.scaled_dot_product_attention(..., dropout_p=p)` drops even then: pass `dropout_p=0.0` when not training.
+# - **Calling a copy a prediction.** A head that attends to an earlier copy of the current token (duplicate token)
+#   returns that token; predicting what came after it takes an induction head, two layers deep.
 #
 # ## Further reading
 # - A. Vaswani et al., [*Attention Is All You Need*](https://arxiv.org/abs/1706.03762) (2017), section 3.2.2:
@@ -949,7 +1097,20 @@ check.merge_heads(my_merge_heads, record=False)
 #   possible, and contiguity.
 # - A. Karpathy, [nanoGPT `model.py`](https://github.com/karpathy/nanoGPT/blob/master/model.py): `CausalSelfAttention`,
 #   the split and merge of this notebook in four lines, with the manual and SDPA paths side by side.
-# - K. Clark et al., [*What Does BERT Look At?*](https://arxiv.org/abs/1906.04341) (2019), and C. Olsson et al.,
-#   [*In-context Learning and Induction Heads*](https://arxiv.org/abs/2209.11895) (2022): what trained heads do.
+# - K. Clark et al., [*What Does BERT Look At?*](https://arxiv.org/abs/1906.04341) (2019), and K. Wang et al.,
+#   [*Interpretability in the Wild: a Circuit for Indirect Object Identification in GPT-2
+#   small*](https://arxiv.org/abs/2211.00593) (2022): what trained heads do, duplicate-token heads among them.
+# - N. Elhage et al., [*A Mathematical Framework for Transformer
+#   Circuits*](https://transformer-circuits.pub/2021/framework/index.html) (2021), and C. Olsson et al.,
+#   [*In-context Learning and Induction Heads*](https://arxiv.org/abs/2209.11895) (2022): induction heads, built
+#   from a previous-token head and a head in a later layer.
+# - N. Srivastava et al., [*Dropout: A Simple Way to Prevent Neural Networks from
+#   Overfitting*](https://jmlr.org/papers/v15/srivastava14a.html) (JMLR 2014); A. Radford et al., [*Improving Language
+#   Understanding by Generative
+#   Pre-Training*](https://cdn.openai.com/research-covers/language-unsupervised/language_understanding_paper.pdf)
+#   (2018), section 4.1: attention dropout of 0.1.
+# - T. Dao et al., [*FlashAttention: Fast and Memory-Efficient Exact Attention with
+#   IO-Awareness*](https://arxiv.org/abs/2205.14135) (2022), appendix B: dropout inside a fused kernel, its mask
+#   regenerated from the generator's state.
 # - P. Michel et al., [*Are Sixteen Heads Really Better than One?*](https://arxiv.org/abs/1905.10650) (2019): many
 #   heads of a trained model can be removed at test time with little loss.

@@ -14,11 +14,11 @@
 # Attention lets tokens read each other, and that alone is not a model. Every transformer wraps it in the same small
 # unit, the **block**: a per-token network (the MLP) next to the attention, a residual connection around each of the
 # two, and a layer norm in front of each. A model is then a stack of identical blocks between an embedding table and
-# an output layer. Here we build it from its parts; notebook 09 reuses it with a cross-attention part. Each piece comes with a
-# measurement that shows what goes wrong without it. Then we stack two blocks into a small GPT-style model and train
-# it, in seconds, to sort strings of digits; we read its attention maps as the steps of a sorting algorithm and test
-# every reading on the whole test set. Last, generation: a **KV cache** keeps what earlier steps computed, gives the
-# very same tokens, and pays off more the longer the text.
+# an output layer. Here we build it from its parts, each with a measurement that shows what goes wrong without it
+# (notebook 09 adds a cross-attention part to the same block). Then we stack two blocks into a small GPT-style model
+# and train it, in seconds, to sort strings of digits; we read its attention maps as the steps of a sorting algorithm
+# and test every reading on the whole test set. Last, generation: a **KV cache** keeps what earlier steps computed,
+# gives the very same tokens, and pays off more the longer the text.
 #
 # **Learning goals.** After this notebook you can
 # - **explain** what each part of a block adds (the MLP computes within a token, the residual keeps the input and
@@ -77,7 +77,7 @@ DEVICE = device()
 # inputs come from a `torch.Generator().manual_seed(...)`, and a module's initial weights from `torch.manual_seed(...)`
 # at the top of the cell.
 #
-# ## 1. Why attention needs a block around it
+# ## 1. Why attention needs a block around it (core)
 #
 # Recall what one attention layer computes for token $i$ (notebooks 06 and 07, one head, biases included):
 #
@@ -130,7 +130,7 @@ print("attention on one token = out_proj(v_proj(x)): an affine map of x")
 # that was there before; the layer norms give each sub-layer an input of a known size, however much has been added to
 # the stream so far. We take the pieces one at a time.
 #
-# ## 2. The pieces, one at a time
+# ## 2. The pieces, one at a time (core)
 #
 # ### 2.1 Layer normalisation
 #
@@ -222,9 +222,10 @@ print("output rows that changed when token 2 changed:", rows_changed.nonzero().f
 
 # %% [markdown]
 # The MLP holds about two thirds of a block's parameters (section 3 counts them): attention has four $E \times E$
-# projections, the MLP two $E \times 4E$ matrices. Geva et al. (2021) read trained MLPs as key-value memories, where
-# much of what a language model knows about single words is stored: attention decides *where* to read, the MLP what
-# to *do* with what was read.
+# projections, the MLP two $E \times 4E$ matrices. Geva et al. (2021) read the MLPs of a trained language model as
+# key-value memories: rows of the first matrix respond to patterns in the input, and the matching rows of the second
+# push the prediction towards the words that tend to follow them. Attention decides *where* to read, the MLP what to
+# *do* with what was read.
 #
 # ### 2.3 The residual connection: keep the input, pass the gradient
 #
@@ -330,10 +331,13 @@ print("every fresh MLP shrinks the input x (||MLP(x)|| / ||x|| < 0.5):", bool((m
 # ### 2.4 Where the norm goes: pre-norm or post-norm
 #
 # The 2017 transformer (Vaswani et al.) put the norm *after* the addition: $x \leftarrow \mathrm{LN}(x + f(x))$, the
-# **post-norm** block. GPT-2 (Radford et al. 2019) moved it to the input of each sub-layer, $x \leftarrow x +
-# f(\mathrm{LN}(x))$, the **pre-norm** block of the diagram above, and added one final norm after the last block
-# (the stream itself is never normalised, so the output layer needs a normalised copy too). Most large language
-# models since, GPT-3 and Llama among them, are pre-norm (Llama with a simpler norm, RMSNorm).
+# **post-norm** block. The **pre-norm** block of the diagram above, $x \leftarrow x + f(\mathrm{LN}(x))$, came soon
+# after; Baevski & Auli (2018), for example, used it in their language models. GPT-2 (Radford et al. 2019) did not
+# invent it, but made it the standard for large language models: it moved GPT-1's norms to the input of each
+# sub-layer and added one final norm after the last block (the stream itself is never normalised, so the output layer
+# needs a normalised copy too). Wang et al. (2019) trained pre-norm translation encoders of 30 layers, and Xiong et
+# al. (2020) analysed why pre-norm trains more easily (next paragraph). Most large language models since, GPT-3 and
+# Llama among them, are pre-norm (Llama with a simpler norm, RMSNorm).
 #
 # The difference is in the stream. In post-norm, the stream passes through a norm at every sub-layer, so the path
 # from the output back to the input is not the identity any more. Xiong et al. (2020) showed that at initialisation
@@ -394,9 +398,9 @@ print("parameters:", {name: sum(p.numel() for p in part.parameters())
 
 # %% [markdown]
 # And the shapes, traced through the attention ($B = 2$, $L = 5$, $E = 16$, $H = 2$, so $D = 8$). The block asks
-# `MultiHeadAttention` for its fast path, PyTorch's fused `scaled_dot_product_attention`, which never builds the
-# `(B, H, L, S)` score matrix, so no line for scores appears; with `need_weights=True` the manual path of notebook 07
-# runs instead. Everything outside the attention keeps the shape `(B, L, E)`: that is what lets blocks stack.
+# `MultiHeadAttention` for its fast path, PyTorch's fused `scaled_dot_product_attention`, which returns no weights,
+# so no line for scores appears; with `need_weights=True` the manual path of notebook 07 runs instead. Everything
+# outside the attention keeps the shape `(B, L, E)`: that is what lets blocks stack.
 
 # %%
 block.self_attn.trace = True
@@ -406,7 +410,7 @@ block.self_attn.trace = False
 print("block output", tuple(y_block.shape), "= input", tuple(x_block.shape))
 
 # %% [markdown]
-# ## 3. A small GPT: the decoder-only transformer
+# ## 3. A small GPT: the decoder-only transformer (core)
 #
 # A decoder-only transformer (the GPT family) turns a sequence of token ids into, at every position, scores for the
 # token that comes next:
@@ -466,7 +470,7 @@ print("changing the last token leaves the logits of every earlier position uncha
       torch.allclose(logits_changed[:, :-1], logits[:, :-1], atol=1e-6))
 
 # %% [markdown]
-# ## 4. Sorting digits
+# ## 4. Sorting digits (core)
 #
 # ### 4.1 The task
 #
@@ -576,7 +580,7 @@ print("final training loss below 0.05 (mean of the last 20 steps):", float(np.me
 # The model sorts strings it has never seen: it learned a procedure, not a table. The next section looks for that
 # procedure in its attention.
 #
-# ## 5. Reading the attention maps as an algorithm
+# ## 5. Reading the attention maps as an algorithm (core)
 #
 # ### 5.1 One example
 #
@@ -733,7 +737,7 @@ plt.show()
 #   what exactly it computes (counting copies is a candidate); testing that would need other tools, such as
 #   changing its outputs and watching the answers change (*activation patching*). We stop where the numbers stop.
 #
-# ## 6. Generating with a KV cache
+# ## 6. Generating with a KV cache (core)
 #
 # ### 6.1 Why cache, and what
 #
@@ -1067,10 +1071,15 @@ check.append_to_cache(my_append_to_cache, record=False)
 # - K. He et al., [*Deep Residual Learning for Image Recognition*](https://arxiv.org/abs/1512.03385) (2016): residual
 #   connections.
 # - R. Xiong et al., [*On Layer Normalization in the Transformer Architecture*](https://arxiv.org/abs/2002.04745)
-#   (2020): why post-norm needs a warm-up and pre-norm does not.
+#   (2020): a mean-field analysis of why post-norm needs a warm-up and pre-norm does not.
+# - A. Baevski, M. Auli, [*Adaptive Input Representations for Neural Language
+#   Modeling*](https://arxiv.org/abs/1809.10853) (2018): an early pre-norm transformer language model.
 # - A. Radford et al., [*Language Models are Unsupervised Multitask
 #   Learners*](https://cdn.openai.com/better-language-models/language_models_are_unsupervised_multitask_learners.pdf)
-#   (GPT-2, 2019): layer norm moved to the input of each sub-block, and a final layer norm.
+#   (GPT-2, 2019): pre-norm, not invented there but made standard for large language models (layer norm moved to the
+#   input of each sub-block relative to GPT-1), and a final layer norm.
+# - Q. Wang et al., [*Learning Deep Transformer Models for Machine Translation*](https://arxiv.org/abs/1906.01787)
+#   (2019): pre-norm trains much deeper encoders than post-norm.
 # - Y. Dong, J.-B. Cordonnier, A. Loukas, [*Attention is Not All You Need: Pure Attention Loses Rank Doubly
 #   Exponentially with Depth*](https://arxiv.org/abs/2103.03404) (2021): what section 2.3 measured.
 # - M. Geva et al., [*Transformer Feed-Forward Layers Are Key-Value Memories*](https://arxiv.org/abs/2012.14913)
@@ -1086,5 +1095,6 @@ check.append_to_cache(my_append_to_cache, record=False)
 #   [`torch.optim.lr_scheduler.OneCycleLR`](https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.OneCycleLR.html).
 #
 # **Next:** [09 · Cross-attention](09_cross_attention.ipynb) lets one sequence read another: it adds a
-# cross-attention sub-layer to this block, takes apart the encoder-decoder transformer of the original paper, and
-# trains it to translate notebook 05's dates, then to answer questions about pictures.
+# cross-attention sub-layer to this block, takes apart an encoder-decoder transformer (the original paper's design,
+# with this notebook's pre-norm block), trains it to translate notebook 05's dates, then trains a model to answer
+# questions about pictures.

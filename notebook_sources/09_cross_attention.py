@@ -20,7 +20,8 @@
 # lengths differ, the two widths may differ, and only one side's padding has to be masked. This notebook works
 # through them by hand, then trains two small models in seconds: a transformer that translates the dates of notebook
 # 05, and a model that answers questions about pictures by letting the words of the question look at the image's
-# patches. For both we draw where the model looks and check with numbers whether it looks where we think.
+# patches. For both we draw where the model looks and check with numbers whether it looks where we think; for the
+# translator we also test, by hiding what it looks at, whether it needs what it looks at.
 #
 # **Learning goals.** After this notebook you can
 # - **explain** cross-attention as "one sequence asks, another answers", and say which side gives the queries and
@@ -28,8 +29,10 @@
 # - **compute** it by hand with $L \ne S$ and different widths, and **reproduce** the package's `CrossAttention`
 #   and PyTorch's `nn.MultiheadAttention` with it;
 # - **mask** the padding of the answering side, and show what leaks into the output without the mask;
-# - **train** a transformer translator and an image-question model, and **measure** their held-out accuracy;
-# - **read** cross-attention maps over a sentence and over an image, and check with numbers what they seem to show.
+# - **take apart** an encoder-decoder transformer (what each sub-layer reads, where each mask goes), **train** it
+#   and an image-question model, and **measure** their held-out accuracy;
+# - **read** cross-attention maps over a sentence and over an image, check with numbers what they seem to show, and
+#   test a reading by intervention.
 #
 # **Prerequisites.** [04 · Scaled dot-product attention and masks](04_scaled_dot_product_attention_and_masks.ipynb)
 # (padding masks), [05 · Attention in RNN encoder-decoders](05_attention_in_rnn_encoder_decoders.ipynb) (the date
@@ -66,7 +69,7 @@ from attn_course import device, padding_mask, plot_attention, set_seed, softmax
 from attn_course.cross_attention import CrossAttention, PatchEmbedding, patchify, unpatchify
 from attn_course.data import SHAPE_COLOURS, SHAPE_KINDS, format_date, make_date_task, make_shapes_task
 from attn_course.exercises import cross_attention as check
-from attn_course.multihead import MultiHeadAttention
+from attn_course.multihead import KVCache, MultiHeadAttention, trace_shapes
 from attn_course.training import exact_match, fit
 from attn_course.self_attention import SelfAttention
 from attn_course.transformer import ImageQuestionModel, TransformerTranslator
@@ -81,7 +84,7 @@ DEVICE = device()
 # The two models trained here are small (about 130,000 and 90,000 parameters, counted in sections 4 and 5) and train
 # on the CPU in seconds; `DEVICE` is set up as in every notebook but not used.
 #
-# ## 1. One sequence asks, another answers
+# ## 1. One sequence asks, another answers (core)
 #
 # In self-attention (notebook 06) every token of a sequence $X$ produces a query, a key and a value, and the tokens
 # read each other. In **cross-attention** there are two sequences:
@@ -91,8 +94,8 @@ DEVICE = device()
 # - $C$, the **context**, of $S$ tokens of width $C_w$, **answers**: it gives the keys and the values. It is what
 #   the asker needs to read: the source sentence, the patches of an image, the frames of a recording.
 #
-# $$Q = X W_q^\top \;(L \times D), \qquad K = C\, W_k^\top \;(S \times D), \qquad V = C\, W_v^\top \;(S \times D_v),
-# \qquad \text{out} = \mathrm{softmax}\!\Big(\frac{Q K^\top}{\sqrt{D}}\Big) V \;(L \times D_v).$$
+# $$Q = X W_q^\top \;(L \times D), \qquad K = C\, W_k^\top \;(S \times D), \qquad V = C\, W_v^\top \;(S \times E_v),
+# \qquad \text{out} = \mathrm{softmax}\!\Big(\frac{Q K^\top}{\sqrt{D}}\Big) V \;(L \times E_v).$$
 #
 # Nothing in the formula is new; only where $Q$, $K$ and $V$ come from. Four consequences follow, and each one
 # returns in this notebook:
@@ -112,7 +115,7 @@ DEVICE = device()
 # |---|---|---|
 # | translation (Bahdanau et al. 2014; Vaswani et al. 2017) | the translation written so far | the source sentence |
 # | speech recognition (Whisper) | the text written so far | the audio frames |
-# | image captioning, visual question answering (Show, Attend and Tell; Flamingo) | words | image patches |
+# | image captioning, visual question answering (Show, Attend and Tell; Flamingo) | words | image regions or patches |
 # | text-to-image generation (Stable Diffusion) | the image being generated | the prompt's tokens |
 # | Perceiver | a few hundred learned latent vectors | a long input: pixels, audio samples |
 #
@@ -120,7 +123,7 @@ DEVICE = device()
 # cheaper than the $S \cdot S$ of self-attention over that context. Notebook 05's encoder-decoder was already the
 # first row: its decoder state asked, the encoder's states answered.
 #
-# ## 2. Cross-attention by hand
+# ## 2. Cross-attention by hand (core)
 #
 # A toy translation. The French source "le chat noir" has $S = 3$ words; the decoder is writing "black cat", $L = 2$
 # words. English puts the adjective first and French puts it second, so the English word "black" must read the
@@ -141,20 +144,20 @@ x_toy = torch.tensor([[4.0, 0.0],  # black: needs a colour
 # The projections, in the layout of `nn.Linear.weight`, (out, in). $W_q$ keeps the asker's two needs as they are
 # ($D = 2$). $W_k$ translates the context's three features into the same two-number language: a colour word offers
 # "colour", an animal word offers "animal", an article offers nothing. $W_v$ hands over which word it is, so the
-# output will say which French word each English word has read ($D_v = 3$).
+# output will say which French word each English word has read ($E_v = 3$).
 
 # %%
 W_q_toy = torch.eye(2)  # (D, E) = (2, 2): [needs a colour, needs an animal]
 W_k_toy = torch.tensor([[0.0, 0.0, 1.0],  # key coordinate 0, "offers a colour", reads the colour feature
                         [0.0, 1.0, 0.0]])  # key coordinate 1, "offers an animal", reads the animal feature   (D, C_w)
-W_v_toy = torch.eye(3)  # (D_v, C_w) = (3, 3): the value is the word itself
+W_v_toy = torch.eye(3)  # (E_v, C_w) = (3, 3): the value is the word itself
 
 q = x_toy @ W_q_toy.T  # (L, E) @ (E, D) -> (L, D)
 k = context_toy @ W_k_toy.T  # (S, C_w) @ (C_w, D) -> (S, D)
-v = context_toy @ W_v_toy.T  # (S, C_w) @ (C_w, D_v) -> (S, D_v)
+v = context_toy @ W_v_toy.T  # (S, C_w) @ (C_w, E_v) -> (S, E_v)
 scores_toy = q @ k.T / math.sqrt(q.size(-1))  # (L, D) @ (D, S) -> (L, S)
 weights_toy = softmax(scores_toy, dim=-1)  # (L, S): each row over the S source words
-out_toy = weights_toy @ v  # (L, S) @ (S, D_v) -> (L, D_v)
+out_toy = weights_toy @ v  # (L, S) @ (S, E_v) -> (L, E_v)
 print("q", tuple(q.shape), " k", tuple(k.shape), " v", tuple(v.shape), " scores", tuple(scores_toy.shape),
       " out", tuple(out_toy.shape))
 print("scores (rows: black, cat; columns: le, chat, noir):\n", scores_toy)
@@ -203,12 +206,12 @@ plt.show()
 
 # %%
 def cross_attention(x, context, W_q, W_k, W_v):
-    """One head: x (B, L, E) asks, context (B, S, C_w) answers. Returns (B, L, D_v)."""
+    """One head: x (B, L, E) asks, context (B, S, C_w) answers. Returns (B, L, E_v)."""
     q = x @ W_q.T  # (B, L, E) @ (E, D) -> (B, L, D)
     k = context @ W_k.T  # (B, S, C_w) @ (C_w, D) -> (B, S, D)
-    v = context @ W_v.T  # (B, S, C_w) @ (C_w, D_v) -> (B, S, D_v)
+    v = context @ W_v.T  # (B, S, C_w) @ (C_w, E_v) -> (B, S, E_v)
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (B, L, D) @ (B, D, S) -> (B, L, S)
-    return softmax(scores, dim=-1) @ v  # (B, L, S) @ (B, S, D_v) -> (B, L, D_v)
+    return softmax(scores, dim=-1) @ v  # (B, L, S) @ (B, S, E_v) -> (B, L, E_v)
 
 
 torch.testing.assert_close(cross_attention(x_toy[None], context_toy[None], W_q_toy, W_k_toy, W_v_toy), out_toy[None])
@@ -260,7 +263,7 @@ torch.testing.assert_close(cross_attention(x, x, W_q, W_k_self, W_v_self), out_s
 print("cross_attention(x, x, ...) = SelfAttention(x):", tuple(out_self.shape))
 
 # %% [markdown]
-# ## 3. Padding: mask the side that answers
+# ## 3. Padding: mask the side that answers (core)
 #
 # Source sentences have different lengths, so a batch of them is padded to the longest (notebook 04). In
 # cross-attention the padded tokens are keys and values, so without a mask every query would read them: the
@@ -350,25 +353,38 @@ print("CrossAttention = nn.MultiheadAttention(kdim=6, vdim=6) with key_padding_m
       tuple(out_ours.shape), tuple(w_ours.shape))
 
 # %% [markdown]
-# ## 4. Text to text: a transformer translates dates
+# ## 4. Text to text: a transformer translates dates (core)
 #
 # Back to notebook 05's task: dates written by people ("on saturday the 21st of november 2026") into ISO form
 # ("2026-11-21"), with held-out calendar days that training never sees. There, a recurrent decoder asked the
 # recurrent encoder's states at every output step. Here both sides are transformers, and the decoder has **no
 # summary vector** at all: cross-attention is the *only* road from the source to the output.
 #
-# `TransformerTranslator` has the interface of notebook 05's `Seq2Seq`, so its `fit` and `exact_match` work
-# unchanged. Inside:
+# ### The encoder-decoder transformer, taken apart once
 #
-# - **the encoder** embeds each source character, adds a learned position vector, and runs one *block* over the
-#   characters: self-attention (each character reads the others, padding masked), then a small MLP. Its output,
-#   the encoder's *memory*, is $(B, S, E)$;
-# - **the decoder** embeds the characters written so far, adds positions, and runs one block with three parts:
-#   causal self-attention (what have I written?), **cross-attention to the memory** (what does the source say?),
-#   and an MLP; a linear layer then scores the next character.
+# `TransformerTranslator` is made of notebook 08's pre-norm blocks, $x \leftarrow x + f(\mathrm{LN}(x))$ around
+# every sub-layer; the one new part is a third sub-layer in the decoder's block. It has the interface of notebook
+# 05's `Seq2Seq`, so `fit` and `exact_match` train and score it unchanged.
 #
-# A block adds each part's result to the token's vector instead of replacing it; notebook 08 built the block piece
-# by piece. Here is the decoder's block, with the cross-attention between the other two parts:
+# - **The encoder** runs once per sentence. Each source character gets a token embedding plus a learned position
+#   vector (as in notebook 08), then one non-causal block: self-attention, in which each character reads every real
+#   character, then the MLP. A final layer norm gives the **memory**, $(B, S, E)$: one vector per source character.
+# - **The decoder** embeds the characters written so far (in training, BOS and then the target shifted right by one)
+#   with its own token and position tables, then runs one block of **three** sub-layers, each reading a
+#   layer-normed copy of the stream and adding its answer to it:
+#   1. causal self-attention: position $t$ reads the characters written up to $t$ (what have I written?);
+#   2. **cross-attention**: the queries come from the decoder, the keys and values from the memory (what does the
+#      source say?);
+#   3. the MLP.
+#
+#   A final layer norm and a linear layer turn each position into logits over the $V$ target characters.
+#
+# **Where each mask goes.** The source padding is masked wherever the source is read as keys: in the encoder's
+# self-attention and in the cross-attention, as a $(B, 1, S)$ mask, the same for every query (section 3). The
+# decoder's self-attention is causal. The targets need no padding mask: every ISO date has the same length (and
+# padding at the end of a target would be hidden from the real positions by the causal mask anyway).
+#
+# The model we train, its parts counted:
 
 # %%
 task = make_date_task(10_000, 1_000, seed=0)
@@ -376,13 +392,85 @@ set_seed(0)
 translator = TransformerTranslator(len(task.src_vocab), len(task.tgt_vocab),
                                    max_src_len=task.train.src.size(1) + 8,  # positions for sources a little longer
                                    max_tgt_len=16, embed_dim=64, num_heads=4)
+parts = {"encoder: embedding + positions": [translator.src_token, translator.src_position],
+         "encoder: block (self-attention, MLP)": list(translator.encoder),
+         "encoder: final norm": [translator.ln_encoder],
+         "decoder: embedding + positions": [translator.tgt_token, translator.tgt_position],
+         "decoder: block (self, cross, MLP)": list(translator.decoder),
+         "decoder: final norm + output layer": [translator.ln_decoder, translator.head]}
+counts = {name: sum(p.numel() for module in modules for p in module.parameters()) for name, modules in parts.items()}
+for name, count in counts.items():
+    print(f"{name:<38}{count:>8,}")
+n_translator = sum(p.numel() for p in translator.parameters())
+print(f"{'whole model':<38}{n_translator:>8,}   (= the sum above: {sum(counts.values()) == n_translator})")
 block = translator.decoder[0]
+print("the decoder block, in the order its forward runs them:")
 for name, part in block.named_children():
     print(f"  {name:<11}{type(part).__name__:<20}{sum(p.numel() for p in part.parameters()):>7,} parameters")
-print(f"cross-attention: queries of width {block.cross_attn.attn.q_proj.in_features}, "
-      f"keys and values from a memory of width {block.cross_attn.attn.k_proj.in_features}, "
-      f"{block.cross_attn.attn.num_heads} heads of {block.cross_attn.attn.head_dim}")
-print(f"whole model: {sum(p.numel() for p in translator.parameters()):,} parameters")
+print(f"{len(translator.encoder)} encoder block, {len(translator.decoder)} decoder block; E = {block.mlp[0].in_features}, "
+      f"H = {block.self_attn.num_heads} heads of D = {block.self_attn.head_dim}, MLP width {block.mlp[0].out_features}")
+
+# %% [markdown]
+# **What differs from the 2017 transformer** (Vaswani et al. 2017, section 3). The layout is theirs; the details are
+# not. They used post-norm blocks (notebook 08, section 2.4), with no final norms; sinusoidal positions (they report
+# that learned ones gave nearly identical results); 6 encoder and 6 decoder blocks of width 512, with $H = 8$ heads
+# of $D = 64$ and an MLP of 2048 with a ReLU; and dropout and label smoothing in training. Ours, printed above, has
+# pre-norm blocks with a final norm on each side, learned positions, one block on each side, far narrower, an MLP
+# with a GELU, and neither dropout nor label smoothing.
+#
+# One batch of three training dates through the model, step by step, with the shape of each tensor. We compute it
+# from the model's parts, as notebook 08 did for its block, and compare with the model's own forward pass.
+
+# %%
+def show(step, t, letters):
+    """One line of the trace: the step, its shape in letters, and in numbers."""
+    print(f"{step:<46}{letters:<14}{tuple(t.shape)}")
+
+
+src_b, lengths_b, tgt_b = task.train.src[:3], task.train.lengths[:3], task.train.tgt[:3]
+src_b = src_b[:, : int(lengths_b.max())]  # (B, S): trimmed to the longest of the three, as fit's batches are
+with torch.no_grad():
+    src_mask = padding_mask(lengths_b, src_b.size(1))  # (B, S): True at real characters
+    show("source ids", src_b, "(B, S)")
+    h_src = translator.src_token(src_b) + translator.src_position(torch.arange(src_b.size(1)))  # (B, S, E) + (S, E)
+    show("encoder: embedding + positions", h_src, "(B, S, E)")
+    for enc_block in translator.encoder:
+        h_src, _ = enc_block(h_src, attn_mask=src_mask[:, None, :])  # mask (B, 1, S): no character reads padding
+    memory = translator.ln_encoder(h_src)  # (B, S, E)
+    show("encoder: block, final norm -> memory", memory, "(B, S, E)")
+    bos = torch.full_like(tgt_b[:, :1], translator.bos_id)  # (B, 1)
+    tgt_in = torch.cat([bos, tgt_b[:, :-1]], dim=1)  # (B, T): BOS, then the target shifted right
+    y = translator.tgt_token(tgt_in) + translator.tgt_position(torch.arange(tgt_in.size(1)))  # (B, T, E) + (T, E)
+    show("decoder: embedding + positions", y, "(B, T, E)")
+    h = block.ln_self(y)
+    a, w_self = block.self_attn(h, h, h, is_causal=True, need_weights=True, average_attn_weights=False)
+    y_self = y + a  # (B, T, E)
+    show("  1. causal self-attention: weights", w_self, "(B, H, T, T)")
+    c, w_cross = block.cross_attn(block.ln_cross(y_self), memory, src_mask, need_weights=True,
+                                  average_attn_weights=False)  # queries (B, T, E), keys and values (B, S, E)
+    y_cross = y_self + c  # (B, T, E)
+    show("  2. cross-attention to the memory: weights", w_cross, "(B, H, T, S)")
+    y_out = y_cross + block.mlp(block.ln_mlp(y_cross))  # (B, T, E)
+    show("  3. MLP: the block's output", y_out, "(B, T, E)")
+    logits_b = translator.head(translator.ln_decoder(y_out))  # (B, T, E) -> (B, T, V)
+    show("decoder: final norm, output layer -> logits", logits_b, "(B, T, V)")
+    reference, _ = translator(src_b, lengths_b, tgt_b)
+torch.testing.assert_close(logits_b, reference, atol=1e-5, rtol=1e-4)  # manual attention vs the fused SDPA path
+print("by hand = translator(src, lengths, tgt)")
+print("source lengths:", lengths_b.tolist(), " cross-attention weight on the padding exactly 0:",
+      bool(w_cross.masked_select(~src_mask[:, None, None, :]).eq(0).all()))
+print("self-attention weight on later positions exactly 0:", bool(torch.triu(w_self, diagonal=1).eq(0).all()))
+
+# %% [markdown]
+# Here $B = 3$, $S = 22$ (the longest of the three sources), $T = 11$ (ten characters of the date and EOS),
+# $E = 64$, $V = 14$, and $H = 4$ heads of $D = E / H = 16$, so the scores are scaled by $1/\sqrt{D} = 1/4$.
+# Inside, the cross-attention is notebook 07's multi-head attention with its queries from one tensor and its keys
+# and values from another. `trace_shapes` (notebook 07) prints its steps; in its letters the queries' length $L$ is
+# the decoder's $T$:
+
+# %%
+with torch.no_grad(), trace_shapes(block.cross_attn.attn):
+    block.cross_attn(block.ln_cross(y_self), memory, src_mask, need_weights=True)
 
 # %% [markdown]
 # We train it as notebook 05 trained its models: teacher forcing, cross-entropy, Adam, batches of 64, here for 400
@@ -395,8 +483,10 @@ print(f"trained {len(date_losses)} steps in {time.perf_counter() - start:.1f} s;
       f"mean loss of the last 20 steps {np.mean(date_losses[-20:]):.4f}")
 
 # %% [markdown]
-# Held-out exact match, with greedy decoding (`translate` feeds each predicted character back in, keeping the
-# decoder's keys and values of earlier steps in a cache, as notebook 08 explained):
+# Held-out exact match, with greedy decoding. `translate` encodes each source once, then feeds each predicted
+# character back in, keeping the decoder's self-attention keys and values of earlier steps in a cache (notebook 08,
+# section 6). The cross-attention's keys and values depend only on the memory, so a large model computes them once
+# per sentence too; `translate` recomputes them at every step, which is simpler and costs little at this size.
 
 # %% tags=["nbval-ignore-output"]
 date_correct = exact_match(translator, task.test)  # (N,) booleans: the whole date and EOS right
@@ -503,7 +593,54 @@ print("the heads do not all agree: on some field the strongest head puts over 0.
 # characters hold the year: the cross-attention weights learned it from the translation loss alone, as Bahdanau's
 # did in 2014.
 #
-# ## 5. Text to image: questions that look at pictures
+# **Is the map an explanation?** Not by itself. Jain & Wallace (2019) found that in recurrent text classifiers the
+# attention weights often disagree with other measures of which inputs matter, and that quite different weights can
+# give the same prediction; Wiegreffe & Pinter (2019) replied that whether attention explains depends on the model
+# and must be tested, and proposed such tests. Both lead to one practice: a map is a *hypothesis* about what the model
+# uses. Statistics over the whole test set, like those above, show that the pattern is real and not one lucky
+# picture; an **intervention** shows that the model depends on it. Ours: hide one field of the source from the
+# cross-attention (its characters masked like padding, while the encoder still reads everything), translate every
+# held-out date again, and count how often each field of the output is still right.
+
+# %%
+@torch.no_grad()
+def translate_hiding(model, src, lengths, hidden, max_len):
+    """Greedy ids (N, max_len), as `translate`, with the characters where `hidden (N, S)` is True cut off."""
+    memory, src_mask = model.encode(src, lengths)  # (N, S, E), (N, S): the encoder still sees everything
+    src_mask = src_mask & ~hidden  # (N, S): the hidden characters now count as padding for the decoder
+    caches, token, ids = [KVCache() for _ in model.decoder], torch.full_like(src[:, :1], model.bos_id), []
+    for _ in range(max_len):
+        logits, _ = model.decode(token, memory, src_mask, caches)  # (N, 1, V)
+        token = logits.argmax(-1)  # (N, 1)
+        ids.append(token)
+    return torch.cat(ids, dim=1)  # (N, max_len)
+
+
+field_right = {}  # hidden field -> {output field: share of dates with those digits right}
+for hidden in (None, *source_fields):
+    cut = source_fields[hidden] if hidden else torch.zeros_like(source_fields["year"])  # (N, S)
+    right = translate_hiding(translator, written.src, written.lengths, cut, written.tgt.size(1)) == written.tgt
+    field_right[hidden] = {f: float(right[:, positions].all(1).float().mean()) for f, positions in output_fields.items()}
+
+# %% tags=["nbval-ignore-output"]
+print(f"{'hidden from the cross-attention':<33}" + "".join(f"{f + ' digits right':>20}" for f in output_fields))
+for hidden, row in field_right.items():
+    print(f"{hidden or 'nothing':<33}" + "".join(f"{row[f]:>20.1%}" for f in output_fields))
+
+# %%
+print("nothing hidden: every field right in over 90% of dates:", all(v > 0.9 for v in field_right[None].values()))
+print("hiding a field: its own digits right in under 25% of dates:",
+      all(field_right[f][f] < 0.25 for f in source_fields))
+print("hiding a field: the other fields still right in over 90%:",
+      all(field_right[h][f] > 0.9 for h in source_fields for f in output_fields if f != h))
+
+# %% [markdown]
+# Each field of the answer breaks when, and only when, the cross-attention cannot read that field of the source:
+# the reading of the map survives the test. It could have failed. The encoder's self-attention mixes the characters,
+# so the year could have reached the decoder through the memory vectors of other characters; in this model it hardly
+# does.
+#
+# ## 5. Text to image: questions that look at pictures (core)
 #
 # Now the context is not a sentence but an image. The task: small pictures of one to three coloured shapes, each in
 # its own quadrant, and a question about one of them, in three kinds:
@@ -856,7 +993,9 @@ print("shape questions sit in between (more than where questions, less than colo
 # concludes; measure them over many examples, per head and per word, and against a uniform spread, before telling a
 # story about them. (These numbers come from one training run. Other seeds divide the work between the heads
 # differently, and their where questions do not always look away; while writing this notebook, seeds 0 to 4 all
-# kept the claims checked above.)
+# kept the claims checked above.) And a story drawn from attention is a hypothesis, in the sense of Jain & Wallace
+# and Wiegreffe & Pinter (section 4): the explanation of the where questions fits the weights, and only an
+# intervention such as section 4's can test it. The *To explore* note after the exercises suggests one.
 #
 # ## Exercises
 #
@@ -871,13 +1010,13 @@ check.hint("cross_attention")
 # ### Exercise 1 · Cross-attention, one head
 #
 # Write `my_cross_attention(x, context, W_q, W_k, W_v)` for `x` $(B, L, E)$, `context` $(B, S, C_w)$, `W_q`
-# $(D, E)$, `W_k` $(D, C_w)$ and `W_v` $(D_v, C_w)$: the queries from `x`, the keys and values from `context`,
-# scores scaled by $1/\sqrt{D}$, a softmax over the context, and the output $(B, L, D_v)$. Try it without scrolling
+# $(D, E)$, `W_k` $(D, C_w)$ and `W_v` $(E_v, C_w)$: the queries from `x`, the keys and values from `context`,
+# scores scaled by $1/\sqrt{D}$, a softmax over the context, and the output $(B, L, E_v)$. Try it without scrolling
 # up to section 2.
 
 # %% tags=["exercise"] keep_output=false
 def my_cross_attention(x, context, W_q, W_k, W_v):
-    """(B, L, E), (B, S, C_w), (D, E), (D, C_w), (D_v, C_w) -> (B, L, D_v)."""
+    """(B, L, E), (B, S, C_w), (D, E), (D, C_w), (E_v, C_w) -> (B, L, E_v)."""
     raise NotImplementedError("your code here")
 
 
@@ -886,12 +1025,12 @@ check.cross_attention(my_cross_attention)
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
 def my_cross_attention(x, context, W_q, W_k, W_v):
-    """(B, L, E), (B, S, C_w), (D, E), (D, C_w), (D_v, C_w) -> (B, L, D_v)."""
+    """(B, L, E), (B, S, C_w), (D, E), (D, C_w), (E_v, C_w) -> (B, L, E_v)."""
     q = x @ W_q.T  # (B, L, E) @ (E, D) -> (B, L, D): the asker's queries
     k = context @ W_k.T  # (B, S, C_w) @ (C_w, D) -> (B, S, D): the context's keys
-    v = context @ W_v.T  # (B, S, C_w) @ (C_w, D_v) -> (B, S, D_v): the context's values
+    v = context @ W_v.T  # (B, S, C_w) @ (C_w, E_v) -> (B, S, E_v): the context's values
     scores = q @ k.transpose(-2, -1) / math.sqrt(W_q.shape[0])  # (B, L, D) @ (B, D, S) -> (B, L, S)
-    return torch.softmax(scores, dim=-1) @ v  # (B, L, S) @ (B, S, D_v) -> (B, L, D_v)
+    return torch.softmax(scores, dim=-1) @ v  # (B, L, S) @ (B, S, E_v) -> (B, L, E_v)
 
 
 # %% tags=["solution"]
@@ -910,7 +1049,7 @@ check.cross_attention(my_cross_attention, record=False)
 
 # %% tags=["exercise"] keep_output=false
 def my_masked_cross_attention(x, context, context_mask, W_q, W_k, W_v):
-    """(B, L, E), (B, S, C_w), (B, S) bool, (D, E), (D, C_w), (D_v, C_w) -> (B, L, D_v)."""
+    """(B, L, E), (B, S, C_w), (B, S) bool, (D, E), (D, C_w), (E_v, C_w) -> (B, L, E_v)."""
     raise NotImplementedError("your code here")
 
 
@@ -919,13 +1058,13 @@ check.masked_cross_attention(my_masked_cross_attention)
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
 def my_masked_cross_attention(x, context, context_mask, W_q, W_k, W_v):
-    """(B, L, E), (B, S, C_w), (B, S) bool, (D, E), (D, C_w), (D_v, C_w) -> (B, L, D_v)."""
+    """(B, L, E), (B, S, C_w), (B, S) bool, (D, E), (D, C_w), (E_v, C_w) -> (B, L, E_v)."""
     q = x @ W_q.T  # (B, L, E) @ (E, D) -> (B, L, D)
     k = context @ W_k.T  # (B, S, C_w) @ (C_w, D) -> (B, S, D)
-    v = context @ W_v.T  # (B, S, C_w) @ (C_w, D_v) -> (B, S, D_v)
+    v = context @ W_v.T  # (B, S, C_w) @ (C_w, E_v) -> (B, S, E_v)
     scores = q @ k.transpose(-2, -1) / math.sqrt(W_q.shape[0])  # (B, L, D) @ (B, D, S) -> (B, L, S)
     scores = scores.masked_fill(~context_mask[:, None, :], float("-inf"))  # (B, 1, S): the same for every query
-    return torch.softmax(scores, dim=-1) @ v  # (B, L, S) @ (B, S, D_v) -> (B, L, D_v)
+    return torch.softmax(scores, dim=-1) @ v  # (B, L, S) @ (B, S, E_v) -> (B, L, E_v)
 
 
 # %% tags=["solution"]
@@ -942,7 +1081,7 @@ check.masked_cross_attention(my_masked_cross_attention, record=False)
 # %%
 def mask_on_the_wrong_axis(x, context, context_mask, W_q, W_k, W_v):
     """Exercise 2 with the mistake: the mask as (B, S, 1) instead of (B, 1, S)."""
-    q, k, v = x @ W_q.T, context @ W_k.T, context @ W_v.T  # (B, L, D), (B, S, D), (B, S, D_v)
+    q, k, v = x @ W_q.T, context @ W_k.T, context @ W_v.T  # (B, L, D), (B, S, D), (B, S, E_v)
     scores = q @ k.transpose(-2, -1) / math.sqrt(W_q.shape[0])  # (B, L, S)
     scores = scores.masked_fill(~context_mask[:, :, None], float("-inf"))  # (B, S, 1) against (B, L, S): raises
     return torch.softmax(scores, dim=-1) @ v
@@ -970,10 +1109,12 @@ check.masked_cross_attention(mask_on_the_wrong_axis, record=False)  # a demonstr
 # - see self-attention as the special case `context = x`;
 # - mask the context's padding, and show that without it the output depends on the padding's values and on the
 #   other sentences of the batch, while the asker's padding needs no mask in cross-attention;
-# - describe an encoder-decoder transformer, in which cross-attention is the only path from source to output, and
-#   train one to read dates;
+# - take apart an encoder-decoder transformer built from notebook 08's blocks (encoder, memory $(B, S, E)$, decoder
+#   blocks of causal self-attention, cross-attention and MLP, the source padding masked wherever it is read), say how
+#   it differs from the 2017 original, and train one to read dates;
 # - turn an image into patch tokens with positions, and train a model whose question reads the picture;
-# - measure a cross-attention map over many examples, per word and head, and report what it does and does not show.
+# - measure a cross-attention map over many examples, per word and head, report what it does and does not show, and
+#   test a reading by intervention (hide what the map points at and watch the output).
 #
 # ## Common pitfalls
 #
@@ -991,15 +1132,21 @@ check.masked_cross_attention(mask_on_the_wrong_axis, record=False)  # a demonstr
 # - **Patches without positions.** Attention over a set cannot tell where anything is; a picture with its patches
 #   shuffled gives the same output.
 # - **Reading one attention map as an explanation.** Average over many examples, per head and per word, and compare
-#   with what a uniform spread would give; a model can use attention in ways the picture does not suggest.
+#   with what a uniform spread would give; a model can use attention in ways the picture does not suggest. A reading
+#   is a hypothesis until an intervention (hide what the map points at) confirms it.
 #
 # ## Further reading
 #
 # - D. Bahdanau, K. Cho, Y. Bengio (2014), *Neural machine translation by jointly learning to align and translate*,
 #   [arXiv:1409.0473](https://arxiv.org/abs/1409.0473): the first decoder that asks its encoder, and alignments
 #   that cross.
-# - A. Vaswani et al. (2017), [*Attention Is All You Need*](https://arxiv.org/abs/1706.03762), section 3.2.3:
-#   "encoder-decoder attention", the cross-attention of the transformer.
+# - A. Vaswani et al. (2017), [*Attention Is All You Need*](https://arxiv.org/abs/1706.03762): section 3 for the
+#   encoder-decoder transformer (3.2.3, "encoder-decoder attention", is its cross-attention), section 3.5 and table 3
+#   for sinusoidal and learned positions.
+# - S. Jain, B. C. Wallace (2019), *Attention is not Explanation*, [arXiv:1902.10186](https://arxiv.org/abs/1902.10186),
+#   and S. Wiegreffe, Y. Pinter (2019), *Attention is not not Explanation*,
+#   [arXiv:1908.04626](https://arxiv.org/abs/1908.04626): when attention weights explain a prediction, and how to
+#   test it.
 # - K. Xu et al. (2015), *Show, Attend and Tell: neural image caption generation with visual attention*,
 #   [arXiv:1502.03044](https://arxiv.org/abs/1502.03044): words that look at image regions, with pictures of where.
 # - A. Dosovitskiy et al. (2020), *An Image is Worth 16x16 Words: Transformers for Image Recognition at Scale*,

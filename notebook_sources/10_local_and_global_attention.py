@@ -34,8 +34,8 @@
 #
 # **Prerequisites.** [04 · Scaled dot-product attention and masks](04_scaled_dot_product_attention_and_masks.ipynb)
 # (boolean masks, True = may attend; the $L \cdot S$ cost) and [07 · Multi-head attention](07_multi_head_attention.ipynb)
-# (the `MultiHeadAttention` module, whose heads its section 6 sets by hand). Notebook 08 (the transformer block) helps for section 3,
-# which stacks layers.
+# (the `MultiHeadAttention` module, whose heads its section 6 sets by hand). Notebook 08 (the transformer block)
+# helps for section 3, which stacks layers.
 #
 # **Time.** About 50 minutes of study (the notebook runs in about half a minute on a laptop CPU).
 
@@ -78,7 +78,7 @@ DEVICE = device()
 # Everything here runs on the CPU, on one thread (set above), so that the timings of section 5 compare methods
 # rather than thread counts; notebook 11 moves attention to a GPU.
 #
-# ## 1. Why long inputs hurt
+# ## 1. Why long inputs hurt (core)
 #
 # Take a document of 100,000 tokens: a long report, a novel, a mid-sized code base. One attention layer scores every
 # pair of tokens, in every head. Let us count for a layer the size of Llama-2-7B's: $H = 32$ heads of width $D = 128$,
@@ -142,7 +142,7 @@ print(f"a 100,000-token document: {human_bytes(4 * H_big * doc * doc)} of scores
 # classification, the question in question answering) matter everywhere. That suggests two ingredients: a
 # **window** of neighbours for every token, and a handful of **global** tokens connected to everything.
 #
-# ## 2. Patterns as masks
+# ## 2. Patterns as masks (core)
 #
 # In the course's convention (notebook 04) a mask is a boolean $(L, L)$ matrix, True where query $i$ may attend to
 # key $j$. A local pattern depends only on the distance between the two tokens, so it is built from the offset
@@ -247,7 +247,7 @@ print(f"{'block-sparse (BigBird), blocks of 64':<38} {4096:>5} {describe(block_s
 # query is a lot of a short sequence. Its cost per query is fixed too (except for the global rows, which read
 # everything), so its share falls as $L$ grows: with blocks of 64 tokens at $L = 4096$ it keeps 9.1% of the pairs.
 #
-# ## 3. How far information travels through stacked layers
+# ## 3. How far information travels through stacked layers (core)
 #
 # One local layer moves information at most $w$ positions. But a model stacks layers (notebook 08): after layer 1,
 # token $k$ holds a mixture of the tokens within $w$ of it; in layer 2, token $i$ reads token $k$, which already
@@ -331,11 +331,16 @@ plt.show()
 # token reaches only its own group, one of 4 groups of 16 tokens); a plain head and a dilated head together (green)
 # connect everything in 8 layers; one global token (red) does it in 2.
 #
-# Real models use the same arithmetic. Mistral 7B (Jiang et al. 2023) uses a causal window of $w = 4096$ tokens in
-# each of its 32 layers, so in principle the last layer can draw on information from about $32 \times 4096 =$
-# 131,072 tokens back, while no single layer scores more than 4096 past keys per query.
+# Real models use the same arithmetic. The first Mistral 7B (v0.1; Jiang et al. 2023) gives each of its 32 layers a
+# causal window of 4096 tokens, so in principle the last layer can draw on information from about
+# $32 \times 4096 = 131{,}072$ tokens back (the paper's own figure), while no layer scores more than 4096 keys per
+# query. Later Mistral releases (v0.2 onward) dropped the window for full attention over a 32k-token context
+# (`"sliding_window": null` in their configurations). Gemma 2 (Gemma Team 2024) mixes the two kinds of layer
+# instead: every other layer is local, with a 4096-token window, and the rest attend globally over the whole
+# 8192-token context; Gemma 3 (Gemma Team 2025) has five local layers, with a 1024-token window, per global one. The
+# global layers connect any two tokens in one step; the local ones keep most layers' cost linear in $L$.
 #
-# ## 4. Computing only the band
+# ## 4. Computing only the band (core)
 #
 # A mask says *which* scores to ignore; it does not make them cheaper. Dense attention with a window mask still
 # computes all $L^2$ scores, then overwrites most of them with $-\infty$. To save work, we must not compute them in
@@ -481,7 +486,7 @@ for L_long in [1024 * 2**p for p in range(8)]:
 # sequence. At 1k tokens the saving is small (1.6×); at 128k tokens the band computes 171 times fewer scores. The
 # memory shrinks even more: only one block's tile, $(b, b + 2w)$, exists at a time, instead of the whole $(L, L)$.
 #
-# ## 5. Measured: time and memory against $L$
+# ## 5. Measured: time and memory against $L$ (core)
 #
 # Counting scores is a prediction; a measurement is the test. We time three ways to get causal attention out of
 # `(1, 1, L, 64)` float32 inputs, for $L$ from 512 to 8192, on one thread:
@@ -493,11 +498,8 @@ for L_long in [1024 * 2**p for p in range(8)]:
 # - **band**: `sliding_window_attention` with the same window, computing only the band.
 #
 # The last two give the same output (the cell checks it). Times are the best of 5 calls after a warm-up
-# (`attn_course.bench.best_time`). Memory is the rise of the process's peak resident memory during one call
-# (`peak_memory_mb`, Linux only), after a warm-up call. One detail makes that honest: the C memory allocator keeps
-# the memory a call freed and hands it out again, so a second call would seem to need nothing; `peak_memory_mb`
-# first asks the allocator to return that memory to the operating system (`malloc_trim`), so the measured call has
-# to ask for its own.
+# (`attn_course.bench.best_time`). Memory is the rise of the process's peak resident memory during one call, after a
+# warm-up call (`peak_memory_mb`, Linux only; [appendix A](#appendix-a) says why a reading after a warm-up is honest).
 
 # %%
 def extra_memory_mb(fn):
@@ -573,23 +575,14 @@ plt.show()
 
 # %% [markdown]
 # Read the right panel first. The band (green) needs a few MB, growing linearly: its output plus one tile at a time.
-# What dense attention with the band mask (orange) needs depends on how your PyTorch version handles a boolean mask.
-# In the version this notebook was built with, on CPU, it follows the dotted line of a full float32 $(L, L)$ matrix,
-# for one head of one sequence. That matrix is not the scores: SDPA first turns the boolean mask into a float mask of
-# 0 and $-\infty$ (one float per pair), then runs a fused kernel (`_scaled_dot_product_flash_attention_for_cpu`,
-# which you can see with `torch.profiler`) that computes every tile of scores, including the tiles the mask blanks
-# out entirely. Another version may keep the mask boolean, or choose another kernel, so the orange memory curve is
-# printed below but not checked. The boolean mask itself, $L^2$ bytes, was built before the measurement and comes on
-# top whatever the version. Dense causal attention (blue) needs little memory: the same fused kernel, like
-# FlashAttention, never stores the scores, and with `is_causal` it skips the tiles above the diagonal by itself. Its
-# memory is linear, but its time is not: it still computes about $L^2/2$ scores.
-
-# %%
-print(f"at L = {lengths[-1]}: one float32 (L, L) matrix takes {4 * lengths[-1]**2 / 1e6:.0f} MB, "
-      f"the boolean (L, L) mask {lengths[-1]**2 / 1e6:.0f} MB")
-
-# %% [markdown]
-# In the left panel, the band gains nothing at 512 tokens (a Python loop over blocks has overhead, and there are
+# Dense causal attention (blue) needs little memory too: PyTorch's fused CPU kernel, like FlashAttention (notebook 12),
+# never stores the scores, and with `is_causal` it skips the tiles above the diagonal. Its memory is linear, but its
+# time is not: it still computes about $L^2/2$ scores. Dense attention with the band mask (orange) is the one whose
+# memory grows like $L^2$. With the PyTorch this notebook was built with it follows the dotted line of one float32
+# $(L, L)$ matrix: a float copy of the mask, not the scores ([appendix B](#appendix-b) looks inside). That depends on
+# the PyTorch version, so only the band's memory is checked below.
+#
+# In the left panel, the band gains little at 512 tokens (a Python loop over blocks has overhead, and there are
 # few scores to save), but its time grows roughly linearly: a linear cost doubles when $L$ doubles, a quadratic one
 # quadruples. Both dense versions grow faster than the band, towards the 4× of $L^2$. The timing table prints each
 # method's growth per doubling on your machine; timings on a busy machine wobble, so the checks below leave wide
@@ -616,24 +609,9 @@ band_claims = None if not measured else {  # the band's own memory: no PyTorch i
 # same on every system and the claims are still tested.
 assert band_claims is None or all(band_claims.values()), band_claims
 
-# %% [markdown]
-# The memory of the two dense versions depends on how the installed PyTorch runs SDPA on a CPU (see above), so what
-# follows is printed for your version and not compared:
-
 # %% tags=["nbval-ignore-output"]
-if measured:
-    for claim, holds in band_claims.items():
-        print(f"{claim}: {holds}")
-    dense_growth = memory["dense + band mask"][last] / memory["dense + band mask"][mid]
-    print(f"dense + band mask: {memory['dense + band mask'][last]:.0f} MB at L = 8192, "
-          f"{memory['dense + band mask'][last] / square_mb:.2f} of one float32 (L, L) matrix; "
-          f"{dense_growth:.1f}x from 2048 to 8192 (quadratic: 16x)")
-    print(f"dense causal: {memory['dense causal'][last]:.1f} MB at L = 8192, "
-          f"{memory['dense causal'][last] / memory['dense causal'][mid]:.1f}x from 2048 to 8192")
-    print("this PyTorch turns the boolean mask into a float (L, L) matrix (dense + band mask above 0.5 of one):",
-          memory["dense + band mask"][last] > 0.5 * square_mb)
-else:
-    print("memory not measured here (peak_memory_mb needs Linux)")
+print("\n".join(f"{claim}: {holds}" for claim, holds in band_claims.items()) if measured
+      else "memory not measured here (peak_memory_mb needs Linux)")
 
 # %% [markdown]
 # So the lesson of the section: **a band mask on dense attention saves nothing**. It still costs $L^2$ time, and
@@ -648,7 +626,7 @@ else:
 # at a realistic scale: the band's time about doubles when $L$ doubles (it prints that ratio), and its memory stays
 # far below that of dense attention with the mask.
 #
-# ## 6. What a window cannot do, and how a global token fixes it
+# ## 6. What a window cannot do, and how a global token fixes it (core)
 #
 # Local attention assumes what matters is nearby. Here is a task where that fails completely: each input is 32
 # random digits, and the label is the **first** digit, to be predicted at the **last** position (as a language model
@@ -662,7 +640,7 @@ else:
 # position's output. The two models differ only in their mask.
 
 # %%
-V, L_task, E_task, W_task = 10, 32, 32, 4
+V, L_task, E_task, W_task = 10, 32, 24, 4  # vocabulary, length, width, window: all different
 
 
 def digit_batch(n, generator):
@@ -747,7 +725,7 @@ plt.show()
 # %% [markdown]
 # The window-only model (blue) never gets below the loss of a uniform guess and stays near 10% accuracy: its
 # attention is spread over positions 27–31, where the answer is not. With the global token (red) the loss falls to
-# almost zero in well under a hundred steps, and the last position puts nearly all its weight on token 0. The
+# almost zero in under a hundred steps, and the last position puts nearly all its weight on token 0. The
 # checked claims (they held for each of the 8 seeds we tried):
 
 # %%
@@ -769,7 +747,7 @@ print("with the global token the loss is below 0.1 within 100 steps:", solved_at
 # ("attention sinks") beside the window restores it; [notebook 13](13_attention_in_pretrained_models.ipynb) measures
 # this in a real model.
 #
-# ### Local and global, without the dense matrix
+# ### 6.1 Local and global, without the dense matrix (optional)
 #
 # Section 4 computed the band without the $(L, L)$ matrix. Global tokens fit the same scheme: each block of queries
 # scores its tile **and** the $G$ global keys, in one softmax over both, and the $G$ global queries get ordinary
@@ -804,7 +782,7 @@ print(f"query 1's total weight on token 0: naive {(naive_w[1, 0] + naive_w[1, L1
 
 # %%
 g = torch.Generator().manual_seed(13)
-q, k, v = (torch.randn(2, 2, 45, 6, generator=g, dtype=torch.float64) for _ in range(3))  # (B, H, L, D)
+q, k, v = (torch.randn(2, 3, 45, 6, generator=g, dtype=torch.float64) for _ in range(3))  # (B, H, L, D)
 for causal in (False, True):
     for positions, block in (([0], 8), ([0, 20, 44], 7), ([3, 21], 45)):
         mask = with_global_tokens(sliding_window_mask(45, 3, causal=causal), positions, causal=causal)  # (L, L)
@@ -813,6 +791,51 @@ for causal in (False, True):
         torch.testing.assert_close(fast, dense, atol=1e-12, rtol=0)
         print(f"causal {causal!s:5}, global tokens {str(positions):12} blocks of {block:>2}: "
               "local_global_attention = dense masked")
+
+# %% [markdown]
+# <a id="appendix-a"></a>
+#
+# ## Appendix A. Measuring memory after a warm-up (optional)
+#
+# A memory reading taken after a warm-up is honest only if the measured call must ask the operating system for its
+# memory afresh, and `peak_memory_mb` makes sure it must. The C memory allocator (`malloc`) keeps the memory a call
+# frees and hands it out again without asking the operating system, so the call measured after a warm-up would find
+# the warm-up's memory waiting and the process's peak would hardly rise. `peak_memory_mb` therefore first asks the
+# allocator to return what it kept (`malloc_trim`), then resets the process's recorded peak (Linux's `VmHWM`) and
+# runs the call.
+
+# %% [markdown]
+# <a id="appendix-b"></a>
+#
+# ## Appendix B. What a band mask costs inside PyTorch's SDPA (optional)
+#
+# The memory of dense attention with a band mask is a float copy of the mask, not the scores, at least in the PyTorch
+# this notebook was built with. On a CPU, SDPA first turns the boolean mask into a float mask of 0 and $-\infty$, one
+# float per pair, then runs a fused kernel (`_scaled_dot_product_flash_attention_for_cpu`, which you can see with
+# `torch.profiler`) that computes every tile of scores, including the tiles the mask blanks out entirely. So in
+# section 5 its memory follows the dotted line of one float32 $(L, L)$ matrix, for one head of one sequence. The
+# boolean mask itself, $L^2$ bytes, was built before the measurement and comes on top. At the longest length:
+
+# %%
+print(f"at L = {lengths[-1]}: one float32 (L, L) matrix takes {4 * lengths[-1]**2 / 1e6:.0f} MB, "
+      f"the boolean (L, L) mask {lengths[-1]**2 / 1e6:.0f} MB")
+
+# %% [markdown]
+# Another PyTorch version may keep the mask boolean, or choose another kernel, so what the dense versions needed is
+# printed for your version and not compared:
+
+# %% tags=["nbval-ignore-output"]
+if measured:
+    print(f"dense + band mask: {memory['dense + band mask'][last]:.0f} MB at L = 8192, "
+          f"{memory['dense + band mask'][last] / square_mb:.2f} of one float32 (L, L) matrix; "
+          f"{memory['dense + band mask'][last] / memory['dense + band mask'][mid]:.1f}x from 2048 to 8192 "
+          "(quadratic: 16x)")
+    print(f"dense causal: {memory['dense causal'][last]:.1f} MB at L = 8192, "
+          f"{memory['dense causal'][last] / memory['dense causal'][mid]:.1f}x from 2048 to 8192")
+    print("this PyTorch turns the boolean mask into a float (L, L) matrix (dense + band mask above 0.5 of one):",
+          memory["dense + band mask"][last] > 0.5 * square_mb)
+else:
+    print("memory not measured here (peak_memory_mb needs Linux)")
 
 # %% [markdown]
 # ## Exercises
@@ -917,8 +940,12 @@ check.add_global_token(my_add_global_token, record=False)
 #   (2020): sliding, dilated and global attention, and the receptive field of stacked windows.
 # - M. Zaheer et al., [*Big Bird: Transformers for Longer Sequences*](https://arxiv.org/abs/2007.14062) (2020):
 #   window, global and random blocks, and why global tokens matter in theory.
-# - A. Jiang et al., [*Mistral 7B*](https://arxiv.org/abs/2310.06825) (2023): sliding-window attention with
-#   $w = 4096$ in every layer and a rolling key/value cache.
+# - A. Jiang et al., [*Mistral 7B*](https://arxiv.org/abs/2310.06825) (2023): a 4096-token causal window in every
+#   layer and a rolling key/value cache. That is v0.1; the
+#   [v0.2 model card](https://huggingface.co/mistralai/Mistral-7B-Instruct-v0.2) lists "no sliding-window attention".
+# - Gemma Team, [*Gemma 2: Improving Open Language Models at a Practical Size*](https://arxiv.org/abs/2408.00118)
+#   (2024) and [*Gemma 3 Technical Report*](https://arxiv.org/abs/2503.19786) (2025): local and global layers
+#   interleaved, 1:1 with 4096-token windows, then 5:1 with 1024-token windows.
 # - G. Xiao et al., [*Efficient Streaming Language Models with Attention Sinks*](https://arxiv.org/abs/2309.17453)
 #   (2023): why a sliding window breaks without the first tokens, and how keeping them fixes it.
 # - PyTorch, [FlexAttention blog post](https://pytorch.org/blog/flexattention/) and

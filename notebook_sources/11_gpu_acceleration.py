@@ -39,8 +39,9 @@
 # and [10 · Long sequences](10_local_and_global_attention.ipynb) (counting the bytes and FLOPs of dense attention;
 # `best_time` and `peak_memory_mb`).
 #
-# **Time.** About 90 minutes of study: eight sections and two exercises, best taken in two sittings (sections 1-5,
-# then 6-8 and the exercises). The notebook itself runs in well under a minute on a laptop CPU.
+# **Time.** About 90 minutes of study: eight sections (two optional subsections and an optional appendix) and two
+# exercises, best taken in two sittings (sections 1-5, then 6-8 and the exercises). The notebook itself runs in well
+# under a minute on a laptop CPU.
 
 # %%
 # Only in Google Colab: install the course's helper package, attn_course, from GitHub. --no-deps keeps
@@ -99,7 +100,7 @@ else:
 print(f"torch {torch.__version__}; CPU threads PyTorch uses: {torch.get_num_threads()}")
 
 # %% [markdown]
-# ## 1. What a GPU is good at: throughput, not latency
+# ## 1. What a GPU is good at: throughput, not latency (core)
 #
 # A CPU core is built to finish *one* stream of instructions as soon as possible: it runs at a high clock, predicts
 # branches, executes instructions out of order and hides memory behind large caches. A laptop has a handful of such
@@ -177,7 +178,7 @@ print("n = 1 -> 16 is 4096x the work, yet less than 4x the time:", seconds[16] <
 print("n = 512 runs at more than 10x the GFLOP/s of n = 8:", gflops[512] > 10 * gflops[8])
 
 # %% [markdown]
-# ## 2. Moving tensors and models
+# ## 2. Moving tensors and models (core)
 #
 # A tensor lives in one memory: the CPU's RAM or one GPU's own memory. An operation runs on the device where its
 # inputs are, and a GPU kernel cannot read the CPU's RAM (nor another GPU's), so **all inputs of an operation must be
@@ -236,7 +237,7 @@ except RuntimeError as error:
     print("RuntimeError:", str(error).splitlines()[0])
 
 # %% [markdown]
-# ## 3. Asynchronous execution: timing done wrong, then right
+# ## 3. Asynchronous execution: timing done wrong, then right (core)
 #
 # When Python runs `c = a @ b` on CUDA tensors, PyTorch does not wait for the product. It puts the kernel in a queue
 # (a CUDA *stream*) and returns at once, with a `c` whose numbers will exist once the GPU gets there. The GPU works
@@ -345,7 +346,7 @@ print(f"first call {first * 1e3:.3f} ms, best of the next 5 calls {later * 1e3:.
       f"{first / later:.1f}x slower")
 
 # %% [markdown]
-# ## 4. Loops against batched matrix products
+# ## 4. Loops against batched matrix products (core)
 #
 # The fixed cost per call of section 1 has a direct consequence for attention code: a Python loop over heads (or over
 # sequences in a batch) pays it once per iteration and runs $H$ small kernels one after another, each of which fills
@@ -392,7 +393,7 @@ print(f"the batched version is {loop_time / batched_time:.1f}x faster on {WHERE}
 print("batched is more than 3x faster than the loop over 64 heads:", batched_time * 3 < loop_time)
 
 # %% [markdown]
-# ## 5. PyTorch's attention backends
+# ## 5. PyTorch's attention backends (core)
 #
 # `torch.nn.functional.scaled_dot_product_attention` (SDPA) is one function with several implementations behind it.
 # For each call it takes the first one, in a fixed order of preference, that accepts the inputs: their device, dtype,
@@ -489,7 +490,7 @@ print("MATH runs for every input:", all(runs[case, SDPBackend.MATH] is not None 
 # flash kernel accepts the flag but not a mask), and when a call is slower or hungrier than expected, restrict it to
 # `SDPBackend.FLASH_ATTENTION` inside `sdpa_kernel`: the warnings then tell you exactly why it refuses.
 #
-# ## 6. Precision: float32, TF32, bfloat16, float16
+# ## 6. Precision: float32, TF32, bfloat16, float16 (core)
 #
 # A float32 takes 4 bytes, a bfloat16 or float16 only 2: half the memory, half the traffic, and on a GPU access to
 # the tensor cores. On an H100 SXM the datasheet (section 7) lists 989 TFLOP/s for bfloat16 and float16 on tensor
@@ -502,9 +503,8 @@ print("MATH runs for every input:", all(runs[case, SDPBackend.MATH] is not None 
 #   precision;
 # - **TF32** ("TensorFloat-32") is not a storage format: NVIDIA's tensor cores (Ampere and later) can multiply
 #   float32 matrices by first reducing each input's 23 mantissa bits to 10, then adding up the products in full
-#   float32. Our emulation below rounds to the nearest TF32 number; a kernel may instead simply cut off the other
-#   13 bits, which can land up to twice as far away. Either way 10 bits remain. PyTorch leaves TF32 off for matrix
-#   products by default; `torch.backends.cuda.matmul.fp32_precision = "tf32"` (before PyTorch 2.9:
+#   float32: float16's precision with float32's range. PyTorch leaves TF32 off for matrix products by default;
+#   `torch.backends.cuda.matmul.fp32_precision = "tf32"` (before PyTorch 2.9:
 #   `torch.backends.cuda.matmul.allow_tf32 = True`, or `torch.set_float32_matmul_precision("high")`) turns it on.
 #
 # `torch.finfo` tells a format's limits. **eps** is the gap between 1 and the next number, $2^{-\text{mantissa
@@ -532,53 +532,25 @@ for name, (exponent, mantissa) in LAYOUT.items():
     print(f"{name:<9} {1 + exponent + mantissa:>4} {exponent:>8} {mantissa:>8} {eps:>10.3g} {largest:>10.3g} {tiny:>16.3g}")
 
 # %% [markdown]
-# Rounding a number to a format is what storing it costs. PyTorch has no TF32 dtype, so we emulate the rounding
-# with the float32's bits, read as a 32-bit integer: 1 sign bit, 8 exponent bits, 23 mantissa bits. To keep the top
-# 10 mantissa bits, rounded to the nearest, add half of the last kept bit (`0x1000`, bit 12) and then clear the 13
-# dropped bits (mask `0x1FFF`). If the dropped bits were at least half a unit, the addition carries into the kept
-# ones: that is rounding up. One number, $e = 2.71828\ldots$, step by step:
-
-# %%
-def mantissa(bits):
-    """The 23 mantissa bits of a float32's integer view, split as 10 kept | 13 dropped."""
-    m = f"{bits & 0x7FFFFF:023b}"
-    return f"{m[:10]} | {m[10:]}"
-
-
-e32 = torch.tensor([math.e], dtype=torch.float32)
-steps_e = {"float32 e": e32.view(torch.int32).item()}
-steps_e["+ 0x1000 (half a kept unit)"] = steps_e["float32 e"] + 0x1000  # dropped bits 1100001010100 >= half: carry
-steps_e["& ~0x1FFF (clear 13 bits)"] = steps_e["+ 0x1000 (half a kept unit)"] & ~0x1FFF
-steps_e["cut off, no rounding"] = steps_e["float32 e"] & ~0x1FFF  # what plain truncation would keep
-print(f"{'step':<28} {'bits (hex)':>10}   {'mantissa: kept | dropped':<26} {'value':>13} {'rel. error':>10}")
-for label, bits in steps_e.items():
-    value = torch.tensor([bits], dtype=torch.int32).view(torch.float32).item()
-    print(f"{label:<28} {bits:>#10x}   {mantissa(bits):<26} {value:>13.9f} {abs(value - math.e) / math.e:>10.2e}")
-
-# %% [markdown]
-# The 13 dropped bits of $e$ start with a 1, so they are more than half a unit of the last kept bit: adding `0x1000`
-# carries into the kept bits, and clearing the dropped ones leaves $2.71875$, the nearest TF32 number. Cutting the
-# bits off instead would leave the TF32 number just below $e$, further away (compare the last column). The function below applies
-# the same two integer operations to a whole tensor. We round 100,000 random numbers to each format and compare with
-# the float64 originals.
+# Rounding a number to a format is what storing it costs. We round 100,000 random numbers to each format that
+# PyTorch has as a dtype and compare with the float64 originals. (PyTorch has no TF32 dtype: [appendix A](#appendix-a)
+# emulates TF32's rounding on the bits of a float32, and finds float16's errors, as their shared 10 mantissa bits
+# predict.)
 
 # %%
 def round_to(x, name):
-    """x (float64) rounded to the nearest number of format `name`, returned as float64."""
-    if name == "tf32":
-        bits = x.to(torch.float32).view(torch.int32)  # the float32's 32 bits, read as an integer
-        bits = (bits + 0x1000) & ~0x1FFF  # round the magnitude to 10 mantissa bits, clear the other 13 (as for e)
-        return bits.view(torch.float32).to(torch.float64)
+    """x (float64) rounded to the nearest number of the PyTorch dtype `name`, returned as float64."""
     return x.to(DTYPES[name]).to(torch.float64)
 
 
 g = torch.Generator().manual_seed(6)
 x64 = torch.randn(100_000, generator=g, dtype=torch.float64)
-relative = {name: (round_to(x64, name) - x64).abs() / x64.abs() for name in LAYOUT}  # (100000,) each
+worst = {}  # format: largest relative error over the numbers in its normal range
 print(f"{'format':<9} {'max relative error':>19} {'/ (eps/2)':>10}   (over the numbers in the format's normal range)")
-for name in LAYOUT:
-    worst = relative[name][x64.abs() >= limits(name)[2]].max().item()
-    print(f"{name:<9} {worst:>19.3g} {worst / (limits(name)[0] / 2):>10.3f}")
+for name in DTYPES:
+    relative = (round_to(x64, name) - x64).abs() / x64.abs()  # (100000,)
+    worst[name] = relative[x64.abs() >= limits(name)[2]].max().item()
+    print(f"{name:<9} {worst[name]:>19.3g} {worst[name] / (limits(name)[0] / 2):>10.3f}")
 
 small = torch.tensor([1e-3, 1e-5, 1e-6, 1e-7, 1e-8], dtype=torch.float64)  # ever smaller numbers
 print(f"\n{'x':<9}" + "".join(f"{x:>9.0e}" for x in small.tolist()) + "   relative error of storing x")
@@ -588,8 +560,8 @@ print("smallest float16 above 0:", f"{2.0**-24:.3g}", "  stored as float16, 1e-8
 
 # %% [markdown]
 # Within each format's normal range the worst rounding error is eps/2 to within half a percent: about
-# $6 \times 10^{-8}$ for float32, $5 \times 10^{-4}$ for TF32 and float16 (the same 10 mantissa bits) and
-# $4 \times 10^{-3}$ for bfloat16. (float64 is the reference, so it shows 0.)
+# $6 \times 10^{-8}$ for float32, $5 \times 10^{-4}$ for float16 and $4 \times 10^{-3}$ for bfloat16. (float64 is the
+# reference, so it shows 0.)
 #
 # The last lines show float16's narrow range failing at the small end. Below its smallest normal number,
 # $6.1 \times 10^{-5}$, the exponent has run out: numbers are stored as *subnormals*, with fewer significant bits the
@@ -614,19 +586,19 @@ def relative_error(out):
 
 
 stored_error = {name: relative_error(scaled_dot_product_attention(*(round_to(t, name) for t in (q64, k64, v64))))
-                for name in LAYOUT}
+                for name in DTYPES}
 for name, err in stored_error.items():
     print(f"inputs stored in {name:<9} -> attention's relative error {err:.2g}")
 
 # %% [markdown]
 # Each error is about one rounding unit (eps/2) of its format: for these inputs attention passes the rounding of
-# its inputs through without amplifying it much. float16 and TF32 tie, because they keep the same 10 mantissa bits.
+# its inputs through without amplifying it much.
 #
 # Now the real thing on this device: attention (PyTorch's SDPA) and one matrix product computed in each format, and
-# the speed of a $1024 \times 1024$ product. The product multiplies a $(512, 64)$ matrix by a $(64, 512)$ one: an inner
-# size of 64, like one head's $QK^\top$, and a $512 \times 512$ result. A CPU has no TF32, and its 16-bit speed
-# depends on the processor: recent server CPUs have matrix units for bfloat16 and float16, while on older ones 16-bit
-# products may well be slower than float32 ones.
+# the speed of a $1024 \times 1024$ product. The product whose error we measure multiplies a $(512, 64)$ matrix by a
+# $(64, 512)$ one: an inner size of 64, like one head's $QK^\top$, and a $512 \times 512$ result. A CPU has no TF32,
+# and its 16-bit speed depends on the processor: recent server CPUs have matrix units for bfloat16 and float16,
+# while on older ones 16-bit products may well be slower than float32 ones.
 #
 # On a CUDA GPU from Ampere on, the cell adds a TF32 row: float32 inputs with TF32 switched on for matrix products.
 # Its matmul column is sure to show TF32's rounding. Its SDPA column would not be, if left to the default: for float32
@@ -705,8 +677,8 @@ print("bfloat16 and float16 errors below 1% (fine for attention), float32 below 
 # overflow here, one reason it has become the usual choice for training.
 
 # %%
-q16 = torch.full((1, 1, 4, 64), 40.0).to(DEVICE, torch.float16)  # (B, H, L, D): every activation is 40
-scores16 = q16 @ q16.transpose(-2, -1)  # (1, 1, 4, 64) @ (1, 1, 64, 4) -> (1, 1, 4, 4): each 40·40·64 = 102,400
+q16 = torch.full((1, 2, 3, 64), 40.0).to(DEVICE, torch.float16)  # (B, H, L, D): every activation is 40
+scores16 = q16 @ q16.transpose(-2, -1)  # (1, 2, 3, 64) @ (1, 2, 64, 3) -> (1, 2, 3, 3): each 40·40·64 = 102,400
 print("largest float16:", torch.finfo(torch.float16).max, "  every score overflowed to inf:", bool(scores16.isinf().all()))
 print("naive attention (multiply, then scale, then softmax) returns NaN:",
       bool(scaled_dot_product_attention(q16, q16, q16).isnan().all()))
@@ -716,7 +688,7 @@ print("in bfloat16 the scores stay finite:", bool((q_bf16 @ q_bf16.transpose(-2,
       "  and so does naive attention:", bool(scaled_dot_product_attention(q_bf16, q_bf16, q_bf16).isfinite().all()))
 
 # %% [markdown]
-# ## 7. The memory wall
+# ## 7. The memory wall (core)
 #
 # Naive attention stores the score matrix: $B \cdot H \cdot L \cdot S$ numbers per layer, and the softmax's weights,
 # just as many, on top. Notebook 10 counted what that means for a layer the size of Llama-2-7B's (32 heads). Here
@@ -752,7 +724,8 @@ for label, nbytes, layers in (("one layer's bfloat16 scores", 2, 1), ("one layer
 # Let us measure the wall at small scale on this machine: the peak memory of one attention call with $B = 1$,
 # $H = 8$, $D = 64$ in float32, for $L$ from 256 to 2048, naive (notebook 04's `scaled_dot_product_attention`, which
 # stores scores and weights) against PyTorch's fused SDPA. `peak_memory_mb(fn, device)` reads PyTorch's allocator on
-# a GPU and the process's peak memory on a Linux CPU (notebook 10 explains how); the dotted line is one float32
+# a GPU and the process's peak memory on a Linux CPU ([notebook 10](10_local_and_global_attention.ipynb), appendix A,
+# explains how); the dotted line is one float32
 # $(B, H, L, L)$ matrix.
 
 # %%
@@ -828,7 +801,7 @@ print(mem_claims)
 # The fused kernel is also faster here (the table's last two columns). Time is the subject of the next section: even
 # when the scores fit, moving them through memory can cost more than computing them.
 #
-# ## 8. Arithmetic intensity and the roofline
+# ## 8. Arithmetic intensity and the roofline (core)
 #
 # A kernel does two things: arithmetic, and moving numbers between the GPU's memory (HBM) and its chips. Either can
 # be the bottleneck. If a kernel performs $W$ FLOPs and moves $Q$ bytes on a device with peak rate $P$ (FLOP/s) and
@@ -862,10 +835,10 @@ for n in (64, 256, 1024, 4096):
 # this to attention, with the sizes of the GPU benchmark in `benchmarks/flash_gpu.py`: $B = 4$, $H = 32$,
 # $L = S = 4096$, $D = 64$, 16-bit numbers. Naive attention runs three kernels, each a round trip through memory:
 #
-# 1. $S = QK^\top$: $2LSD$ FLOPs per head; reads $Q$ and $K$ ($2LD$ numbers), **writes** the $(L, S)$ scores;
+# 1. scores $= QK^\top$: $2LSD$ FLOPs per head; reads $Q$ and $K$ ($2LD$ numbers), **writes** the $(L, S)$ scores;
 # 2. softmax: about 5 FLOPs per score (max, subtract, exponential, sum, divide); **reads** the scores and **writes**
 #    the weights, $2LS$ numbers (real code often adds more passes: scaling, masking, type conversions);
-# 3. $PV$: $2LSD$ FLOPs; **reads** the weights and $V$, writes the output.
+# 3. weights $\cdot V$: $2LSD$ FLOPs; **reads** the weights and $V$, writes the output.
 #
 # A fused kernel (FlashAttention) does the same arithmetic but keeps scores and weights on the chip: it reads $Q$,
 # $K$, $V$ and writes the output, $4LD$ numbers. (Counting each input as read once is the ideal; a real kernel reads
@@ -909,41 +882,11 @@ print(f"fused at the roofline: {tflops(attention_flops(B, H, L, L, D), fused_tot
 # it 0.57 ms: 9 times faster. That explains where FlashAttention's speed comes from: not from fewer FLOPs (it does
 # exactly as many), but from fewer bytes.
 #
-# This is a model, not a measurement, and for the fused kernel an **optimistic** one. It counts every FLOP at the
-# tensor cores' peak, the softmax's 5 per score included. But tensor cores only multiply matrices. The softmax runs
-# on the ordinary float32 lanes (the datasheet's 67 TFLOP/s, not 989), and its exponential on the **special-function
-# units**, a few per SM that compute $e^x$, $\log$ and the like: 16 operations per SM per clock on an H100, about
-# 3.9 T exponentials per second in all, against 989 TFLOP/s of float16 matrix products (Shah et al. 2024,
-# FlashAttention-3, section 3.1). Attention needs one exponential per score against $4D$ FLOPs of products, so the
-# exponentials alone take about as long as the products at $D = 64$:
-
-# %%
-EXP_PER_S = 3.9e12  # H100 SXM special-function throughput, exponentials per second (Shah et al. 2024, section 3.1)
-matmul_flops = attention_flops(B, H, L, L, D)  # the two products: 4 B H L S D
-print(f"{'D':>4} {'products at tensor-core peak':>29} {'exponentials (B H L S of them)':>31} {'4 more FLOPs per score':>23}")
-for D_exp in (64, 128):
-    products_s = attention_flops(B, H, L, L, D_exp) / peak
-    exp_s = B * H * L * L / EXP_PER_S
-    other_s = 4 * B * H * L * L / (H100["fp32 TFLOP/s"] * 1e12)  # max, subtract, sum, divide on the float32 lanes
-    print(f"{D_exp:>4} {products_s * 1e3:>26.3f} ms {exp_s * 1e3:>28.3f} ms {other_s * 1e3:>20.3f} ms")
-exp_s = B * H * L * L / EXP_PER_S
-print(f"\nD = {D}: roofline (every FLOP at tensor-core peak) {fused_total * 1e3:.3f} ms; "
-      f"products, then exponentials, not overlapped: {(matmul_flops / peak + exp_s) * 1e3:.3f} ms "
-      f"-> {tflops(matmul_flops, matmul_flops / peak + exp_s):.0f} TFLOP/s")
-print(f"FlashAttention-3's best reported float16 rate, 740 TFLOP/s, is {740e12 / peak:.0%} of the 989 TFLOP/s peak")
-
-# %% [markdown]
-# So the fused roofline time is a bound no kernel can beat, but not one a kernel can simply reach: done one after the
-# other, products and exponentials at $D = 64$ would run at only about half the peak, and the softmax's other four
-# FLOPs per score (last column) add a little more. The exponentials' time does not depend on $D$ while the products'
-# grows with it, so at $D = 128$ they take half as long as the products, as the FlashAttention-3 paper computes. Real
-# kernels hide them by overlapping: while the tensor cores multiply one tile, the special-function units exponentiate
-# another. FlashAttention-3 (Shah et al. 2024), built around that overlap on the H100, reports up to 740 TFLOP/s in
-# float16, 75% of the peak (its best case, at long sequences); FlashAttention-2 reaches about 35% on the same GPU by
-# the same paper's measurement. Read the red star below as an upper limit, not a forecast.
+# This is a model, not a measurement, and for the fused kernel an optimistic one (section 8.1 says why): read the red
+# star below as an upper limit, not a forecast.
 #
 # The roofline picture puts these numbers on the two datasheet rooflines, with a third, measured on this machine:
-# its peak is the best float32 rate of section 1, its bandwidth the speed of copying a 64 MB tensor (read once,
+# its peak is the best float32 rate of section 1, its bandwidth the speed of copying a 64 MiB tensor (read once,
 # written once).
 
 # %%
@@ -994,8 +937,47 @@ plt.show()
 # another. The recipe for a fast kernel follows from the picture: move fewer bytes per FLOP. That means fusing steps
 # so intermediates never touch memory, keeping tiles on the chip and reusing them, and using 16-bit numbers (half
 # the bytes for the same FLOPs).
+
+# %% [markdown]
+# ### 8.1 Why the roofline flatters attention (optional)
 #
-# ### Recorded GPU results
+# The roofline counts the softmax's exponentials at the tensor cores' rate, but they run on far slower units, so the
+# fused kernel's roofline time is a bound that real kernels approach only by overlapping the two. The model counts
+# every FLOP at the tensor cores' peak, the softmax's 5 per score included. But tensor cores only multiply matrices.
+# The softmax runs on the ordinary float32 lanes (the datasheet's 67 TFLOP/s, not 989), and its exponential on the
+# **special-function units**, which compute $2^x$, $\log$ and the like: 16 results per SM per clock on an H100 (the
+# throughput table of NVIDIA's CUDA C++ Programming Guide), about 3.9 T exponentials per second in all, against
+# 989 TFLOP/s of float16 matrix products (Shah et al. 2024, FlashAttention-3, section 3.1). Attention needs one
+# exponential per score against $4D$ FLOPs of products, so the exponentials alone take about as long as the products
+# at $D = 64$:
+
+# %%
+EXP_PER_S = 3.9e12  # H100 SXM special-function throughput, exponentials per second (Shah et al. 2024, section 3.1)
+matmul_flops = attention_flops(B, H, L, L, D)  # the two products: 4 B H L S D
+print(f"{'D':>4} {'products at tensor-core peak':>29} {'exponentials (B H L S of them)':>31} {'4 more FLOPs per score':>23}")
+for D_exp in (64, 128):
+    products_s = attention_flops(B, H, L, L, D_exp) / peak
+    exp_s = B * H * L * L / EXP_PER_S
+    other_s = 4 * B * H * L * L / (H100["fp32 TFLOP/s"] * 1e12)  # max, subtract, sum, divide on the float32 lanes
+    print(f"{D_exp:>4} {products_s * 1e3:>26.3f} ms {exp_s * 1e3:>28.3f} ms {other_s * 1e3:>20.3f} ms")
+exp_s = B * H * L * L / EXP_PER_S
+print(f"\nD = {D}: roofline (every FLOP at tensor-core peak) {fused_total * 1e3:.3f} ms; "
+      f"products, then exponentials, not overlapped: {(matmul_flops / peak + exp_s) * 1e3:.3f} ms "
+      f"-> {tflops(matmul_flops, matmul_flops / peak + exp_s):.0f} TFLOP/s")
+print(f"FlashAttention-3's best reported float16 rate, 740 TFLOP/s, is {740e12 / peak:.0%} of the 989 TFLOP/s peak")
+
+# %% [markdown]
+# So the fused roofline time is a bound no kernel can beat, but not one a kernel can simply reach: done one after the
+# other, products and exponentials at $D = 64$ would run at only about half the peak, and the softmax's other four
+# FLOPs per score (last column) add a little more. The exponentials' time does not depend on $D$ while the products'
+# grows with it, so at $D = 128$ they take half as long as the products, as the FlashAttention-3 paper computes. Real
+# kernels hide them by overlapping: while the tensor cores multiply one tile, the special-function units exponentiate
+# another. FlashAttention-3 (Shah et al. 2024), built around that overlap on the H100, reports up to 740 TFLOP/s in
+# float16, 75% of the peak (its best case, at long sequences); FlashAttention-2 reaches about 35% on the same GPU by
+# the same paper's measurement.
+
+# %% [markdown]
+# ### 8.2 Recorded GPU results (optional)
 #
 # The script `benchmarks/flash_gpu.py` measures the real thing on a CUDA GPU (float16, $B = 4$, $H = 32$, $D = 64$
 # and 128, $L$ up to 16,384): naive attention, PyTorch's flash backend, and the Triton kernel of notebook 12, in
@@ -1047,7 +1029,65 @@ else:
 # When results are there, compare them with the roofline: the flash kernels should approach a good fraction of the
 # datasheet peak at long $L$, and naive attention should stay far below it, memory-bound as predicted, until its
 # scores no longer fit.
+
+# %% [markdown]
+# <a id="appendix-a"></a>
 #
+# ## Appendix A. TF32 rounding on the bits of a float32 (optional)
+#
+# Rounding a float32 to TF32 takes two integer operations on its bits, and within float16's range it costs what
+# rounding to float16 costs, since both keep 10 mantissa bits. PyTorch has no TF32 dtype, so we emulate the rounding
+# with the float32's bits, read as a 32-bit integer: 1 sign bit, 8 exponent bits, 23 mantissa bits. To keep the top
+# 10 mantissa bits, rounded to the nearest, add half of the last kept bit (`0x1000`, bit 12) and then clear the 13
+# dropped bits (mask `0x1FFF`). If the dropped bits were at least half a unit, the addition carries into the kept
+# ones: that is rounding up. (A tensor core may instead simply cut the 13 bits off, which can land up to twice as
+# far away.) One number, $e = 2.71828\ldots$, step by step:
+
+# %%
+def mantissa(bits):
+    """The 23 mantissa bits of a float32's integer view, split as 10 kept | 13 dropped."""
+    m = f"{bits & 0x7FFFFF:023b}"
+    return f"{m[:10]} | {m[10:]}"
+
+
+e32 = torch.tensor([math.e], dtype=torch.float32)
+steps_e = {"float32 e": e32.view(torch.int32).item()}
+steps_e["+ 0x1000 (half a kept unit)"] = steps_e["float32 e"] + 0x1000  # dropped bits 1100001010100 >= half: carry
+steps_e["& ~0x1FFF (clear 13 bits)"] = steps_e["+ 0x1000 (half a kept unit)"] & ~0x1FFF
+steps_e["cut off, no rounding"] = steps_e["float32 e"] & ~0x1FFF  # what plain truncation would keep
+print(f"{'step':<28} {'bits (hex)':>10}   {'mantissa: kept | dropped':<26} {'value':>13} {'rel. error':>10}")
+for label, bits in steps_e.items():
+    value = torch.tensor([bits], dtype=torch.int32).view(torch.float32).item()
+    print(f"{label:<28} {bits:>#10x}   {mantissa(bits):<26} {value:>13.9f} {abs(value - math.e) / math.e:>10.2e}")
+
+# %% [markdown]
+# The 13 dropped bits of $e$ start with a 1, so they are more than half a unit of the last kept bit: adding `0x1000`
+# carries into the kept bits, and clearing the dropped ones leaves $2.71875$, the nearest TF32 number. Cutting the
+# bits off instead would leave the TF32 number just below $e$, further away (compare the last column). The function
+# below applies the same two integer operations to a whole tensor; we use it on section 6's 100,000 numbers and on its
+# attention inputs.
+
+# %%
+def round_to_tf32(x):
+    """x (float64) rounded to the nearest TF32 number (float32's exponent, 10 mantissa bits), returned as float64."""
+    bits = x.to(torch.float32).view(torch.int32)  # the float32's 32 bits, read as an integer
+    bits = (bits + 0x1000) & ~0x1FFF  # round the magnitude to 10 mantissa bits, clear the other 13 (as for e)
+    return bits.view(torch.float32).to(torch.float64)
+
+
+relative_tf32 = (round_to_tf32(x64) - x64).abs() / x64.abs()  # (100000,)
+worst["tf32"] = relative_tf32[x64.abs() >= limits("tf32")[2]].max().item()
+stored_error["tf32"] = relative_error(scaled_dot_product_attention(*(round_to_tf32(t) for t in (q64, k64, v64))))
+print(f"{'format':<9} {'max relative error':>19} {'/ (eps/2)':>10} {'attention, inputs stored':>25}")
+for name in ("tf32", "float16"):
+    print(f"{name:<9} {worst[name]:>19.3g} {worst[name] / (limits(name)[0] / 2):>10.3f} {stored_error[name]:>25.2g}")
+
+# %% [markdown]
+# TF32 and float16 tie, in storing numbers and in attention's output. The difference between them is range: TF32
+# keeps float32's 8 exponent bits, so it neither overflows at 65,504 nor runs into subnormals at
+# $6.1 \times 10^{-5}$.
+
+# %% [markdown]
 # ## Exercises
 #
 # How the exercises work (a stub to complete, a check cell that names common mistakes, `check.hint("name")`
@@ -1146,8 +1186,8 @@ for D_ex in (64, 128):
 #   a range that overflows at 65,504, TF32 for float32 products on tensor cores;
 # - compute the score matrix's memory, $B H L S$ times the bytes per value, and the $L$ at which it outgrows a GPU;
 # - compute arithmetic intensity, read a roofline, and explain why a fused kernel beats naive attention by moving
-#   fewer bytes, not by doing fewer FLOPs; and say why the roofline is optimistic for attention (its exponentials
-#   run on special-function units far slower than the tensor cores).
+#   fewer bytes, not by doing fewer FLOPs; and (section 8.1) say why the roofline is optimistic for attention (its
+#   exponentials run on special-function units far slower than the tensor cores).
 #
 # ## Common pitfalls
 # - **Timing without synchronising.** A GPU call returns before the work is done; without `synchronize` (or events,
@@ -1179,14 +1219,15 @@ for D_ex in (64, 128):
 #   and [A100 datasheet](https://www.nvidia.com/content/dam/en-zz/Solutions/Data-Center/a100/pdf/nvidia-a100-datasheet-us-nvidia-1758950-r4-web.pdf):
 #   the peak rates, bandwidths and memory sizes used above; the
 #   [Hopper architecture whitepaper](https://resources.nvidia.com/en-us-tensor-core/gtc22-whitepaper-hopper) for the
-#   streaming multiprocessors.
+#   streaming multiprocessors; the [CUDA C++ Programming Guide](https://docs.nvidia.com/cuda/cuda-c-programming-guide/index.html#arithmetic-instructions)
+#   for the special-function units' throughput per SM.
 # - P. Micikevicius et al., [*Mixed Precision Training*](https://arxiv.org/abs/1710.03740) (2018): float16 training
 #   with float32 master weights and loss scaling.
 # - T. Dao, D. Fu, S. Ermon, A. Rudra, C. Ré, [*FlashAttention: Fast and Memory-Efficient Exact Attention with
 #   IO-Awareness*](https://arxiv.org/abs/2205.14135) (2022): attention analysed by memory traffic; notebook 12.
 # - J. Shah, G. Bikshandi, Y. Zhang, V. Thakkar, P. Ramani, T. Dao, [*FlashAttention-3: Fast and Accurate Attention
 #   with Asynchrony and Low-precision*](https://arxiv.org/abs/2407.08608) (2024): section 3.1 gives the H100's
-#   special-function throughput used in section 8, and overlaps the softmax with the matrix products to reach 75% of
+#   special-function throughput used in section 8.1, and overlaps the softmax with the matrix products to reach 75% of
 #   the peak.
 # - H. He, [*Making Deep Learning Go Brrrr From First Principles*](https://horace.io/brrr_intro.html) (2022): compute,
 #   memory bandwidth and overhead, the three costs this notebook measured.

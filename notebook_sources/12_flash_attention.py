@@ -28,7 +28,7 @@
 # - **build** FlashAttention from tiles of queries and keys in FlashAttention-2's loop order, **check** it against
 #   PyTorch's `scaled_dot_product_attention`, and **skip** the tiles a causal mask hides;
 # - **measure** the extra memory of naive attention and of FlashAttention, and **explain** why one grows as $L^2$ and
-#   the other as $L$;
+#   the other as $L$ at inference, and why training needs FlashAttention's own backward pass;
 # - **read** a Triton kernel (programs, tiles, masked loads, `exp2`) and **run** it on a GPU or in the interpreter;
 # - **interpret** a GPU benchmark in TFLOP/s.
 #
@@ -75,21 +75,25 @@ torch.set_num_threads(1)  # the same summation order on every machine, so stored
 torch.set_printoptions(precision=4, sci_mode=False)
 np.set_printoptions(precision=4, suppress=True)
 DEVICE = device()
-if DEVICE.type != "cuda":  # no GPU: Triton kernels run in Triton's interpreter, on CPU tensors (section 6)
-    os.environ.setdefault("TRITON_INTERPRET", "1")  # must be set before anything imports triton
+# No GPU: Triton kernels run in Triton's interpreter, on CPU tensors (section 6). This must happen before anything
+# imports triton, and nothing above does: attn_course.triton_flash imports it only when the kernel first runs.
+if DEVICE.type != "cuda":
+    os.environ.setdefault("TRITON_INTERPRET", "1")
 
 # %% [markdown]
-# Sections 1 to 5 run on the CPU, on one thread, whatever machine you have; section 6 uses the GPU if there is one.
+# Sections 1 to 5 run on the CPU, on one thread, whatever machine you have; sections 6 and 7 use the GPU if there is
+# one. Queries and keys have width $D$ throughout (the head width; there are no projections here), so the scale is
+# $1/\sqrt{D}$.
 #
-# ## 1. Why: the score matrix is traffic
+# ## 1. Why: the score matrix is traffic (core)
 #
 # Follow naive attention through a GPU. A GPU has two kinds of memory: a large main memory (HBM, tens of GB, a few
 # TB/s) and a small, much faster memory on the chip itself (registers and shared memory, a few hundred KB per
 # streaming multiprocessor). Arithmetic happens on chip; the big tensors live in main memory. Naive attention runs as
 # three separate operations, and each one sends the $(L, S)$ matrix through main memory:
 #
-# 1. $S = QK^\top \cdot \text{scale}$ reads $Q$ and $K$ and **writes** $S$;
-# 2. $P = \operatorname{softmax}(S)$ **reads** $S$ and **writes** $P$;
+# 1. $A = QK^\top / \sqrt{D}$ reads $Q$ and $K$ and **writes** the scores $A$;
+# 2. $P = \operatorname{softmax}(A)$ **reads** $A$ and **writes** the weights $P$;
 # 3. $O = PV$ **reads** $P$ and $V$ and writes $O$.
 #
 # That is four trips of $L \cdot S$ numbers per head, against $4 L S D$ floating-point operations (FLOPs) for the two
@@ -121,7 +125,7 @@ for L in (4096, 16384):
 # max trick of notebook 02), so a tile cannot be turned into final weights until every tile of its row has been
 # seen. The online softmax removes that obstacle.
 #
-# ## 2. Online softmax
+# ## 2. Online softmax (core)
 #
 # Recall the stable softmax of a row $x_1, \dots, x_S$:
 #
@@ -168,8 +172,8 @@ print("softmax             :", softmax(x_hand))
 # and at the end $\operatorname{softmax}(x)_i = e^{x_i - m}/\ell$. Why it is exact: if $\ell_{k-1}$ is the sum over
 # everything seen so far measured against $m_{k-1}$, then after the update $\ell_k$ is the sum over everything seen
 # so far measured against $m_k$; by induction, after the last block it is the true $\ell$. The start is harmless:
-# $e^{-\infty} \cdot 0 = 0$. (A row that is still all $-\infty$ would give $e^{-\infty - (-\infty)}$, which is NaN;
-# the package guards against it, and in causal attention it never happens, because every query sees key 0.)
+# $e^{-\infty} \cdot 0 = 0$, as long as the first block has a finite value (the end of this section shows the case
+# where it has none).
 #
 # Here it is for one row, a loop over blocks whose last block may be shorter:
 
@@ -202,6 +206,29 @@ np.testing.assert_allclose(package, softmax(x_batch), rtol=1e-12, atol=1e-15)
 for row, x_row in zip(package, x_batch):
     np.testing.assert_allclose(row, online_softmax_row(x_row, 8), rtol=1e-12, atol=1e-15)
 print("online_softmax(x, 8) = softmax(x) = online_softmax_row on each of the", len(x_batch), "rows, shape", package.shape)
+
+# %% [markdown]
+# The two differ in one case: a row whose first block holds only $-\infty$ (keys masked out, for example by left
+# padding). After that block $m$ is still $-\infty$, the rescale computes $e^{-\infty - (-\infty)}$, which is NaN, and
+# the NaN spreads to every weight of the row. `online_softmax_row` returns NaN (NumPy also warns "invalid value
+# encountered in subtract", silenced below). The package's `online_softmax` shifts by 0 while the maximum is still
+# $-\infty$, so it returns the right weights, and zeros for a row of only $-\infty$, as the course's `softmax` does
+# (notebook 04, section 8):
+
+# %%
+x_masked = np.array([-np.inf, -np.inf, -np.inf, 1.0, 2.0])  # the first block of 3 holds only masked keys
+with np.errstate(invalid="ignore"):  # silence NumPy's warning: the NaN is the point
+    print("online_softmax_row(x, 3):", online_softmax_row(x_masked, 3))
+print("online_softmax(x, 3)    :", online_softmax(x_masked, 3))
+print("softmax(x)              :", softmax(x_masked))
+print("online_softmax of a row of only -inf:", online_softmax(np.full(5, -np.inf), 3))
+
+# %% [markdown]
+# The package's attention functions need no such guard inside their loops. `attn_course.flash.flash_attention` and
+# the Triton kernel of section 6 take no mask, only `is_causal`, and with top-left alignment every query sees key 0,
+# which lies in the first key tile each query tile visits, so the running maximum is finite from the first tile on
+# (with no keys at all, $S = 0$, they return zeros, as PyTorch's SDPA does). Masks that can hide every key of a row
+# are the business of `attn_course.scaled_dot_product_attention` (notebook 04), whose `softmax` gives such rows zeros.
 
 # %% [markdown]
 # The two running numbers also summarise the row. $m + \log \ell$ is the row's log-sum-exp (notebook 02), since
@@ -271,19 +298,20 @@ print("the same, against the final max  :", in_final_units.round(4))
 # brought. Measured against the final maximum (orange), the same sums only grow, block by block, up to softmax's
 # denominator (dotted). The rescale is a change of units, nothing more.
 #
-# ## 3. From online softmax to attention
+# ## 3. From online softmax to attention (core)
 #
 # ### One query
 #
-# Attention does not want the weights themselves, only their weighted sum of values:
+# Attention does not want the weights themselves, only their weighted sum of values. The row $x$ of section 2 is now
+# one query's scores:
 #
-# $$o = \sum_j \operatorname{softmax}(s)_j\, v_j = \frac{\sum_j e^{s_j - m}\, v_j}{\ell}, \qquad s_j = \frac{q \cdot
+# $$o = \sum_j \operatorname{softmax}(x)_j\, v_j = \frac{\sum_j e^{x_j - m}\, v_j}{\ell}, \qquad x_j = \frac{q \cdot
 #   k_j}{\sqrt{D}} .$$
 #
 # The numerator is a sum of the same kind as $\ell$, just with a vector $v_j$ in each term. So it can be carried
 # along the same way, in an **accumulator** $a$ that gets the same rescale:
 #
-# $$a_k = a_{k-1}\, e^{m_{k-1} - m_k} + \sum_{j \in B_k} e^{s_j - m_k}\, v_j, \qquad o = a / \ell \text{ at the end}.$$
+# $$a_k = a_{k-1}\, e^{m_{k-1} - m_k} + \sum_{j \in B_k} e^{x_j - m_k}\, v_j, \qquad o = a / \ell \text{ at the end}.$$
 #
 # Three running quantities per query, $m$, $\ell$ and $a$ (a vector of width $D_v$), whatever the number of keys.
 # In PyTorch, in float64 so that the comparison is exact to rounding:
@@ -297,10 +325,10 @@ v1 = torch.randn(S1, Dv1, generator=g, dtype=torch.float64)  # (S, Dv)
 
 m, l, acc = -math.inf, 0.0, torch.zeros(Dv1, dtype=torch.float64)
 for j0 in range(0, S1, b1):  # key tiles of 6; the last has 5
-    s = k1[j0:j0 + b1] @ q1 / math.sqrt(D1)  # (bk, D) @ (D,) -> (bk,): this tile's scores
-    m_new = max(m, s.max().item())
+    scores = k1[j0:j0 + b1] @ q1 / math.sqrt(D1)  # (bk, D) @ (D,) -> (bk,): this tile's scores
+    m_new = max(m, scores.max().item())
     alpha = math.exp(m - m_new)  # the rescale, as in section 2
-    p = torch.exp(s - m_new)  # (bk,): unnormalised weights of this tile
+    p = torch.exp(scores - m_new)  # (bk,): unnormalised weights of this tile
     l = l * alpha + p.sum().item()
     acc = acc * alpha + p @ v1[j0:j0 + b1]  # (bk,) @ (bk, Dv) -> (Dv,)
     m = m_new
@@ -309,7 +337,7 @@ o_online = acc / l  # divide once, at the end
 o_reference = torch.softmax(k1 @ q1 / math.sqrt(D1), dim=0) @ v1  # (S,) @ (S, Dv) -> (Dv,): all scores at once
 torch.testing.assert_close(o_online, o_reference, atol=1e-12, rtol=0)
 print("online output   :", o_online)
-print("softmax(s) @ V  :", o_reference)
+print("softmax(x) @ V  :", o_reference)
 
 # %% [markdown]
 # ### Why dividing at the end matters, and what one number per row buys
@@ -324,8 +352,8 @@ print("softmax(s) @ V  :", o_reference)
 # %%
 def partial_attention(q, k, v):
     """One query over some of the keys: the normalised output and the log-sum-exp of its scores."""
-    s = k @ q / math.sqrt(q.shape[-1])  # (S_part, D) @ (D,) -> (S_part,)
-    return torch.softmax(s, dim=0) @ v, torch.logsumexp(s, dim=0)  # (Dv,), a scalar
+    scores = k @ q / math.sqrt(q.shape[-1])  # (S_part, D) @ (D,) -> (S_part,)
+    return torch.softmax(scores, dim=0) @ v, torch.logsumexp(scores, dim=0)  # (Dv,), a scalar
 
 
 o_a, lse_a = partial_attention(q1, k1[:12], v1[:12])
@@ -334,21 +362,22 @@ lse = torch.logaddexp(lse_a, lse_b)  # log(e^lse_a + e^lse_b): the whole row's l
 merged = torch.exp(lse_a - lse) * o_a + torch.exp(lse_b - lse) * o_b  # each part weighted by its share
 averaged = (o_a + o_b) / 2  # the shortcut
 print(f"shares of the two parts: {torch.exp(lse_a - lse).item():.4f} and {torch.exp(lse_b - lse).item():.4f}")
-print("merged with the log-sum-exp weights = softmax(s) @ V:", torch.allclose(merged, o_reference, atol=1e-12))
-print("plain average of the two parts      = softmax(s) @ V:", torch.allclose(averaged, o_reference, atol=1e-12),
+print("merged with the log-sum-exp weights = softmax(x) @ V:", torch.allclose(merged, o_reference, atol=1e-12))
+print("plain average of the two parts      = softmax(x) @ V:", torch.allclose(averaged, o_reference, atol=1e-12),
       f"(largest error {(averaged - o_reference).abs().max().item():.3f})")
 
 # %% [markdown]
 # The plain average is off in the second decimal place; the merge is exact. The flash loop avoids the question by never
 # normalising early: it divides by $\ell$ once, at the very end. The merge rule is still worth remembering: it is how
 # FlashAttention combines the work of several GPU programs that each took part of the keys (the "split-KV" or
-# flash-decoding trick), and how ring attention (Liu et al. 2023) combines keys held by different processes.
+# Flash-Decoding trick, Dao et al. 2023), and how ring attention (Liu et al. 2023) combines keys held by different
+# processes (both in Further reading).
 #
 # ### Tiles of queries and tiles of keys
 #
 # Queries do not interact: each row of the output depends only on its own query. So we can take a **tile** of $b$
 # queries at a time, and $m$ and $\ell$ become columns of shape $(b, 1)$, $a$ a $(b, D_v)$ matrix, and each step
-# scores a $(b, b)$ tile $S_{ij} = Q_i K_j^\top / \sqrt{D}$ with one matrix product. Two loops remain, and their order
+# scores a $(b, b)$ tile $A_{ij} = Q_i K_j^\top / \sqrt{D}$ with one matrix product. Two loops remain, and their order
 # matters:
 #
 # - FlashAttention (2022) put the **key tiles outside**: for each tile of keys it visited every query tile, so it had
@@ -371,18 +400,18 @@ def my_flash_attention(q, k, v, is_causal=False, block_size=64):
         i1 = min(i0 + block_size, L)  # the last tile may be shorter
         qi = q[..., i0:i1, :] / math.sqrt(D)  # (..., bq, D), scaled once for all its key tiles
         m = q.new_full((*q.shape[:-2], i1 - i0, 1), -math.inf)  # (..., bq, 1) running maximum
-        l = q.new_zeros((*q.shape[:-2], i1 - i0, 1))  # (..., bq, 1) running sum of exp(s - m)
-        acc = q.new_zeros((*q.shape[:-2], i1 - i0, v.shape[-1]))  # (..., bq, Dv) running sum of exp(s - m) · v
+        l = q.new_zeros((*q.shape[:-2], i1 - i0, 1))  # (..., bq, 1) running sum of exp(score - m)
+        acc = q.new_zeros((*q.shape[:-2], i1 - i0, v.shape[-1]))  # (..., bq, Dv) running sum of exp(score - m) · v
         stop = min(S, i1) if is_causal else S  # causal: no key after the tile's last query is ever needed
         for j0 in range(0, stop, block_size):  # inner loop: key tiles, in order
             j1 = min(j0 + block_size, stop)
-            s = qi @ k[..., j0:j1, :].transpose(-2, -1)  # (..., bq, D) @ (..., D, bk) -> (..., bq, bk)
+            scores = qi @ k[..., j0:j1, :].transpose(-2, -1)  # (..., bq, D) @ (..., D, bk) -> (..., bq, bk)
             if is_causal and j1 - 1 > i0:  # the tile crosses the diagonal: hide each query's future keys
                 future = torch.arange(i0, i1, device=q.device)[:, None] < torch.arange(j0, j1, device=q.device)
-                s = s.masked_fill(future, -math.inf)  # (bq, bk) mask broadcast over the leading axes
-            m_new = torch.maximum(m, s.amax(dim=-1, keepdim=True))  # (..., bq, 1)
+                scores = scores.masked_fill(future, -math.inf)  # (bq, bk) mask broadcast over the leading axes
+            m_new = torch.maximum(m, scores.amax(dim=-1, keepdim=True))  # (..., bq, 1)
             alpha = torch.exp(m - m_new)  # (..., bq, 1): rescale what was summed under the old maximum
-            p = torch.exp(s - m_new)  # (..., bq, bk)
+            p = torch.exp(scores - m_new)  # (..., bq, bk)
             l = alpha * l + p.sum(dim=-1, keepdim=True)
             acc = alpha * acc + p @ v[..., j0:j1, :]  # (..., bq, bk) @ (..., bk, Dv) -> (..., bq, Dv)
             m = m_new
@@ -430,7 +459,7 @@ for causal in (False, True):
     print(f"causal {causal!s:5}: block sizes 1, 4, 16, 44, 45, 64 all equal SDPA to 1e-12 (float64)")
 
 # %% [markdown]
-# ## 4. Causal attention: skip the tiles above the diagonal
+# ## 4. Causal attention: skip the tiles above the diagonal (core)
 #
 # With a causal mask, query $i$ sees keys $0, \dots, i$. A key tile that starts after the last query of a query
 # tile is entirely masked: every weight in it would be $e^{-\infty} = 0$, so it contributes nothing, and the loop
@@ -516,7 +545,7 @@ print("causal flash attention is more than 1.1x faster than non-causal at L = 40
 # The speed-up falls short of the tile count: the 16 diagonal tiles pay for building and applying their masks, and
 # the loop has some fixed cost per tile. Section 7 says how to measure the same skip on a GPU.
 #
-# ## 5. Memory and time, measured
+# ## 5. Memory and time, measured (core)
 #
 # The point of the loop is memory: naive attention holds the $(L, S)$ scores and, while softmax runs, the $(L, S)$
 # weights too, two float32 matrices per head. The flash loop holds a $(b, b)$ tile of scores at a time (two,
@@ -629,24 +658,17 @@ plt.show()
 # $L$ quadruples it. Flash attention's memory stays at a few MB at every length, so the gap widens with each
 # doubling: at $L = 4096$ naive needs dozens of times more (the checked claim below asks for ten).
 #
-# Flash's measured memory (solid orange) lies above its prediction (dotted orange); the table's "measured /
-# predicted" line says by how much on this machine. The prediction counts only the tensors our code holds. The rest
-# is the C allocator's working memory: inside one call the loop allocates and frees a fresh tile of scores (0.52 MB,
-# printed above) for every (query tile, key tile) pair, and memory freed in the middle of the process's heap is kept
-# for reuse, not given back, so freed tiles, and the gaps between blocks of different sizes, still count as
-# resident. At these sizes that is a few MB, as much as the tensors themselves, and it varies from run to run. It
-# does not grow with $L$ the way the output does. PyTorch's fused SDPA (green) needs little more than its output
-# (compare the table's SDPA column with the output sizes printed above): its C++ kernel keeps each thread's tile in
-# one buffer for the whole call. (The dotted orange line is our loop's estimate, not SDPA's.)
+# Flash's measured memory (solid orange) lies above its prediction (dotted orange) by a few MB, which vary from run to
+# run: the C allocator's working memory, not tensors the algorithm holds (section 8, optional, explains it). PyTorch's
+# fused SDPA (green) needs little more than its output.
 #
 # On the right, time grows as $L^2$ for all three: FlashAttention saves memory and traffic, not arithmetic. On a CPU
 # the traffic matters less than on a GPU (a CPU's caches and a smaller gap between compute and memory speed), and our
 # flash loop pays Python's cost for every tile. So at short lengths the plain naive call, one matrix product, one
-# softmax and another product, can be **faster** than our flash loop on a CPU, and on the machine that ran this
-# notebook it was: the line under the timing table names the lengths. Flash pulls ahead at longer lengths, where
-# naive's score matrices (tens of MB) no longer fit in the CPU's caches, and it stays behind PyTorch's C++ kernel
-# throughout (the table shows by how much). The checked claims, from the
-# measured memory:
+# softmax and another product, can be **faster** than our flash loop on a CPU; the line under the timing table names
+# the lengths at which it was on the machine that ran this notebook. Flash tends to pull ahead at longer lengths,
+# where naive's score matrices (tens of MB) outgrow the CPU's caches; the table also compares both with PyTorch's
+# C++ kernel. The checked claims, from the measured memory:
 
 # %%
 largest, smallest = lengths.index(4096), lengths.index(1024)
@@ -668,10 +690,87 @@ print("measured claims:", memory_claims or "not measured here (peak_memory_mb ne
 
 # %% [markdown]
 # For the full CPU table, $L$ from 512 to 8192 with 8 heads, causal and not, each memory measurement in a fresh
-# process, run `python benchmarks/flash_cpu.py` (about two minutes). On a GPU, where the traffic is what costs, the
-# picture changes: that is the job of a real kernel.
+# process, run `python benchmarks/flash_cpu.py` (about two minutes).
 #
-# ## 6. A FlashAttention kernel in Triton
+# ### Training: what autograd keeps, and what a real kernel keeps
+#
+# Everything measured so far is **inference**: no tensor required a gradient. Under autograd our loop loses its
+# advantage. Autograd records every operation on a tensor that requires a gradient and keeps what that operation's
+# backward pass will need: for every (query tile, key tile) pair, the tile of scores (the backward of the maximum
+# needs it) and the tile of weights `p` (the backward of `exp` and of the product with $V$ need it). Over the whole
+# loop that is two $(H, L, S)$ matrices, held until the backward pass runs; naive attention keeps one, its weights.
+# We count the tiles autograd keeps from one call at $L = 1024$, then measure the peak memory of one forward call
+# with `requires_grad=True` ($H = 2$, $D = 64$, tiles of 256, as above):
+
+# %%
+def tiles_kept_for_backward(L):
+    """The distinct (H, b, b) tiles autograd keeps for the backward pass of one flash_attention call: count, MB."""
+    kept = {}
+
+    def pack(t):  # called for every tensor that an operation saves for its backward pass
+        if t.shape[-2:] == (BLOCK, BLOCK):
+            kept[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()  # views of one tile count once
+        return t
+
+    q, k, v = (torch.randn(1, H_mem, L, D_mem, requires_grad=True) for _ in range(3))  # (B, H, L, D)
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        flash_attention(q, k, v, block_size=BLOCK)
+    return len(kept), sum(kept.values()) / 1e6
+
+
+n_kept, mb_kept = tiles_kept_for_backward(1024)
+print(f"L = 1024: autograd keeps {n_kept} tiles of (H, {BLOCK}, {BLOCK}) = {mb_kept:.1f} MB for the backward pass, "
+      f"{n_kept / math.ceil(1024 / BLOCK) ** 2:.0f} per (query tile, key tile) pair: "
+      f"{mb_kept / (4 * H_mem * 1024**2 / 1e6):.0f} (H, L, S) float32 matrices")
+
+grad_lengths = [1024, 2048]
+grad_memory = {"flash": [], "flash, requires_grad": [], "naive, requires_grad": []}
+for L in grad_lengths:
+    g = torch.Generator().manual_seed(L)
+    q, k, v = (torch.randn(1, H_mem, L, D_mem, generator=g).requires_grad_() for _ in range(3))  # (B, H, L, D)
+    grad_memory["flash"].append(memory["flash"][lengths.index(L)])  # measured above, without gradients
+    methods = methods_for(q, k, v)  # the calls of section 5, now on inputs that require gradients
+    grad_memory["flash, requires_grad"].append(extra_memory_mb(methods["flash"]))
+    grad_memory["naive, requires_grad"].append(extra_memory_mb(methods["naive"]))
+at_2048 = grad_lengths.index(2048)
+grad_claims = None if grad_memory["flash"][0] is None else {
+    "with requires_grad, flash needs more than 10x its memory without, at L = 2048":
+        grad_memory["flash, requires_grad"][at_2048] > 10 * grad_memory["flash"][at_2048],
+    "with requires_grad, flash needs at least 0.8x the memory of naive (also with requires_grad), at L = 2048":
+        grad_memory["flash, requires_grad"][at_2048] >= 0.8 * grad_memory["naive, requires_grad"][at_2048],
+}
+assert grad_claims is None or all(grad_claims.values()), grad_claims  # must hold wherever memory can be measured
+
+# %% tags=["nbval-ignore-output"]
+if grad_claims is None:
+    print("peak memory cannot be measured on this system (peak_memory_mb needs Linux)")
+else:
+    for name, values in grad_memory.items():
+        print(f"{name:>21}: " + "   ".join(f"L = {L}: {mb:5.1f} MB" for L, mb in zip(grad_lengths, values)))
+    print("claims:", grad_claims)
+
+# %% [markdown]
+# With gradients, our flash loop needs over ten times its inference memory, about as much as naive attention or more:
+# its memory grows as $L^2$ again. A real FlashAttention kernel does not let autograd see its tiles. Its forward pass
+# saves only the output $O$ and one number per query, the log-sum-exp $m + \log \ell$ of section 2 (the first paper
+# saved $m$ and $\ell$; FlashAttention-2 saves their log-sum-exp), and its own backward pass recomputes each tile of
+# scores and weights on chip from $Q$, $K$ and those numbers, tile by tile (Dao et al. 2022, *FlashAttention*,
+# [arXiv:2205.14135](https://arxiv.org/abs/2205.14135), section 3.1). The recomputation costs FLOPs but saves traffic,
+# and the paper measures forward plus backward several times faster than standard attention; the extra memory stays
+# $O(L)$ per head. This notebook builds only the forward pass; for training, PyTorch's
+# `F.scaled_dot_product_attention` runs fused kernels (the CPU one of this section included) with a backward pass of
+# their own.
+#
+# Training also applies **dropout** to the attention weights (notebook 07): each weight is zeroed with probability
+# $p$, the others are scaled by $1/(1-p)$, and the backward pass must use the same mask. Stored, that mask would be
+# $L \times S$ numbers per head again. FlashAttention never stores it: each tile's mask is drawn on chip from a
+# counter-based random-number generator, whose numbers depend only on a seed, an offset and the element's position
+# (Philox, in the CUDA implementation). The forward pass saves only that generator state, and the backward pass
+# regenerates exactly the same mask, tile by tile (Dao et al. 2022, section 3.1 and Algorithms 2 and 4 in Appendix B).
+#
+# On a GPU, where traffic is what costs, a real kernel is needed for speed as well: the next section reads one.
+#
+# ## 6. A FlashAttention kernel in Triton (core)
 #
 # Our PyTorch loop still sends every tile through main memory: each `@`, `exp` and `masked_fill` is a separate
 # operation that reads its inputs from memory and writes its result back. To keep a tile on chip from its scores to
@@ -689,8 +788,11 @@ print("measured claims:", memory_claims or "not measured here (peak_memory_mb ne
 #
 # The package's kernel is `attn_course.triton_flash`. It is the loop of section 3, with the outer loop over query
 # tiles turned into the grid. Here is its source, printed from the package in five parts. (Without CUDA, Triton can
-# run the same program in an **interpreter** that executes it with NumPy on CPU tensors: slow, but the same code;
-# the set-up cell switched it on with `TRITON_INTERPRET=1`, which must happen before anything imports Triton.)
+# run the same program in an **interpreter** that executes it with NumPy on CPU tensors: slow, but the same code.
+# The set-up cell switched it on with `TRITON_INTERPRET=1` before anything imported Triton. The order matters:
+# `@triton.jit` reads the variable when it decorates a function, and `import triton` already decorates Triton's own
+# library functions, such as `tl.zeros`; set it later and the kernel fails with "Cannot call @triton.jit'd outside
+# of the scope of a kernel".)
 
 # %%
 def show_source(function, first, last):
@@ -736,25 +838,25 @@ show_source(triton_flash._kernel, "q = tl.load", "acc = tl.zeros")
 #
 # Strides are what let the kernel read any layout without a copy. A common case: projections produce $(B, L, H, D)$
 # and attention wants $(B, H, L, D)$; `transpose(1, 2)` gives that as a view, with unusual strides. Here is what
-# `tl.load` computes for a small view, emulated in PyTorch ($L = 6$, $H = 3$, $D = 3$ padded to 4; query tile 1 of 4
-# rows, so rows 6 and 7 do not exist):
+# `tl.load` computes for a small view, emulated in PyTorch ($B = 2$, $L = 6$, $H = 3$, $D = 5$ padded to 8; query
+# tile 1 of 4 rows, so rows 6 and 7 do not exist):
 
 # %%
-x_mem = torch.arange(2 * 6 * 3 * 3).reshape(2, 6, 3, 3)  # (B, L, H, D): how the numbers lie in memory
+x_mem = torch.arange(2 * 6 * 3 * 5).reshape(2, 6, 3, 5)  # (B, L, H, D): how the numbers lie in memory
 q_view = x_mem.transpose(1, 2)  # (B, H, L, D): a view of the same memory, no copy
 sqb, sqh, sqm, sqd = q_view.stride()
 print("shape", tuple(q_view.shape), "strides", q_view.stride(), " contiguous:", q_view.is_contiguous())
 
-b_ex, h_ex, start_m, BM, BD, L_ex, D_ex = 1, 2, 1, 4, 4, 6, 3
+b_ex, h_ex, start_m, BM, BD, L_ex, D_ex = 1, 2, 1, 4, 8, 6, 5
 rows = start_m * BM + torch.arange(BM)  # (BM,): query positions 4, 5, 6, 7
-dims = torch.arange(BD)  # (BD,): features 0..3, of which 0..2 exist
+dims = torch.arange(BD)  # (BD,): features 0..7, of which 0..4 exist
 offsets = b_ex * sqb + h_ex * sqh + rows[:, None] * sqm + dims[None, :] * sqd  # (BM, 1) + (1, BD) -> (BM, BD)
 ok = (rows[:, None] < L_ex) & (dims[None, :] < D_ex)  # (BM, BD): which addresses exist
 tile = torch.where(ok, x_mem.flatten()[offsets.clamp(max=x_mem.numel() - 1)], 0)  # what tl.load(..., mask=ok, other=0) gives
 print("offsets into memory:\n", offsets)
 print("loaded tile:\n", tile)
 print("equals q_view[1, 2, 4:6], zero-padded:",
-      torch.equal(tile[:2, :3], q_view[b_ex, h_ex, 4:6]) and not tile[~ok].any())
+      torch.equal(tile[:2, :D_ex], q_view[b_ex, h_ex, 4:6]) and not tile[~ok].any())
 
 # %% [markdown]
 # (The emulation clamps the offsets so that PyTorch can index; the real `tl.load` never touches a masked address,
@@ -780,10 +882,10 @@ q_r = torch.randn(1, 16, generator=g, dtype=torch.float64)  # (1, D): one query
 k_r, v_r = torch.randn(10, 16, generator=g, dtype=torch.float64), torch.randn(10, 4, generator=g, dtype=torch.float64)
 k_pad = torch.cat([k_r, torch.zeros(6, 16, dtype=torch.float64)])  # (16, D): two tiles of 8, as tl.load fills them
 v_pad = torch.cat([v_r, torch.zeros(6, 4, dtype=torch.float64)])
-s_pad = q_r @ k_pad.T / 4  # (1, D) @ (D, 16) -> (1, 16); √16 = 4
+scores_pad = q_r @ k_pad.T / 4  # (1, D) @ (D, 16) -> (1, 16); √16 = 4
 exists = torch.arange(16) < 10  # the `cols < S` mask
-w_unmasked = torch.softmax(s_pad, dim=-1)
-w_masked = torch.softmax(s_pad.masked_fill(~exists, -math.inf), dim=-1)
+w_unmasked = torch.softmax(scores_pad, dim=-1)
+w_masked = torch.softmax(scores_pad.masked_fill(~exists, -math.inf), dim=-1)
 reference = torch.softmax(q_r @ k_r.T / 4, dim=-1) @ v_r
 print(f"without the mask the 6 phantom keys take {w_unmasked[0, 10:].sum().item():.1%} of the weight; "
       f"output correct: {torch.allclose(w_unmasked @ v_pad, reference)}")
@@ -799,7 +901,7 @@ print(f"with the mask they take {w_masked[0, 10:].sum().item():.0%}; "
 show_source(triton_flash._kernel, "m_new = ", "m_i = m_new")
 
 # %% [markdown]
-# **Part 4: the online softmax, in base 2.** These six lines are section 3's update, with one change: `tl.exp2`
+# **Part 4: the online softmax, in base 2.** These lines are section 3's update, with one change: `tl.exp2`
 # instead of `exp`. GPUs compute $2^x$ in one fast instruction, and $e^x = 2^{x \log_2 e}$. Multiplying the scores by
 # $\log_2 e$ (folded into `qk_scale`, so it costs nothing) puts them in base-2 units; the maximum, the rescale
 # `alpha` and the weights `p` are then all computed with `exp2`, and since the softmax only ever divides these by
@@ -807,14 +909,14 @@ show_source(triton_flash._kernel, "m_new = ", "m_i = m_new")
 
 # %%
 LOG2E = math.log2(math.e)
-s_demo = torch.tensor([[2.0, -1.0, 0.5, 3.0]])  # one query's raw dot products q·k
+dots_demo = torch.tensor([[2.0, -1.0, 0.5, 3.0]])  # one query's raw dot products q·k, D = 16
 scale_demo = 1 / math.sqrt(16)
-s2 = s_demo * (scale_demo * LOG2E)  # what the kernel holds: scores in base-2 units
-w_exp2 = torch.exp2(s2 - s2.amax(dim=-1, keepdim=True))
+scores2 = dots_demo * (scale_demo * LOG2E)  # what the kernel holds: scores in base-2 units
+w_exp2 = torch.exp2(scores2 - scores2.amax(dim=-1, keepdim=True))
 w_exp2 = w_exp2 / w_exp2.sum(dim=-1, keepdim=True)
 print(f"log2(e) = {LOG2E:.16f}  (the constant the launcher multiplies into the scale)")
-print("softmax with exp :", torch.softmax(s_demo * scale_demo, dim=-1))
-print("softmax with exp2:", w_exp2, " equal:", torch.allclose(w_exp2, torch.softmax(s_demo * scale_demo, dim=-1)))
+print("softmax with exp :", torch.softmax(dots_demo * scale_demo, dim=-1))
+print("softmax with exp2:", w_exp2, " equal:", torch.allclose(w_exp2, torch.softmax(dots_demo * scale_demo, dim=-1)))
 
 # %% [markdown]
 # The value tile is loaded only now, after the scores, as `(BLOCK_N, BLOCK_D)`. `p.to(v.dtype)` turns the weights
@@ -902,13 +1004,13 @@ else:
 
 # %% [markdown]
 # In both dtypes the cell prints two numbers per case: the kernel's largest error against the float64 answer, and the
-# error of merely storing that exact answer in the kernel's dtype, the best any output in that dtype can do. In
-# float16 the two are of the same order: the kernel loses little beyond the unavoidable rounding. In float32 the
-# kernel's error is several times the storage error (the rounding of its float32 sums), far inside the
-# $2 \cdot 10^{-5}$ that the asserts allow.
-# The same program, unchanged, is what runs on a GPU; how fast it runs there is the subject of the next section.
+# error of merely storing that exact answer in the kernel's dtype, the best any output in that dtype can do. Expect
+# them to be of the same order in float16 (the kernel loses little beyond the unavoidable rounding) and the kernel's
+# error to be larger in float32 (its float32 sums round too); the asserts allow $3 \cdot 10^{-3}$ and $2 \cdot 10^{-5}$.
+# The same program, unchanged, is what runs on a GPU; how fast it runs there is the subject of the
+# next section.
 #
-# ## 7. Recorded GPU results
+# ## 7. Recorded GPU results (optional)
 #
 # `benchmarks/flash_gpu.py` times the Triton kernel on a CUDA GPU against PyTorch's own FlashAttention backend
 # (`SDPBackend.FLASH_ATTENTION`) and naive attention, in float16 with 4 sequences of 32 heads, head widths 64 and
@@ -1026,6 +1128,18 @@ else:
     print("no CUDA GPU with Triton here: nothing to measure (the interpreter's speed says nothing about a GPU's)")
 
 # %% [markdown]
+# ## 8. Appendix: where flash's unpredicted memory goes (optional)
+#
+# The few MB by which flash's measured memory in section 5 exceeds its prediction belong to the C allocator, not to
+# the algorithm. The prediction counts only the tensors our code holds. Inside one call the loop allocates and frees
+# a fresh tile of scores (0.52 MB, printed in section 5) for every (query tile, key tile) pair, and memory freed in the
+# middle of the process's heap is kept for reuse, not given back, so freed tiles, and the gaps between blocks of
+# different sizes, still count as resident. At these sizes that is a few MB, as much as the tensors themselves, and
+# it varies from run to run (the "measured / predicted" line of section 5). PyTorch's fused SDPA needs little more
+# than its output (compare section 5's SDPA column with the output sizes printed there): its C++ kernel keeps each
+# thread's tile in one buffer for the whole call. (The dotted orange line of the memory plot is our loop's estimate,
+# not SDPA's.)
+#
 # ## Exercises
 #
 # How the exercises work (a stub to complete, a check cell that names common mistakes, `check.hint("name")`
@@ -1093,10 +1207,10 @@ check.flash_step(my_flash_step)
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
 def my_flash_step(q, k_tile, v_tile, m, l, acc):
-    s = q @ k_tile.T / math.sqrt(q.shape[-1])  # (L, D) @ (D, b) -> (L, b)
-    m_new = torch.maximum(m, s.amax(dim=-1, keepdim=True))  # (L, 1)
+    scores = q @ k_tile.T / math.sqrt(q.shape[-1])  # (L, D) @ (D, b) -> (L, b)
+    m_new = torch.maximum(m, scores.amax(dim=-1, keepdim=True))  # (L, 1)
     alpha = torch.exp(m - m_new)  # (L, 1): rescale what was summed under the old maximum
-    p = torch.exp(s - m_new)  # (L, b)
+    p = torch.exp(scores - m_new)  # (L, b)
     return m_new, alpha * l + p.sum(dim=-1, keepdim=True), alpha * acc + p @ v_tile  # (L, b) @ (b, Dv) -> (L, Dv)
 
 
@@ -1116,7 +1230,9 @@ check.flash_step(my_flash_step, record=False)
 #   log-sum-exps;
 # - write FlashAttention with FlashAttention-2's loop order (query tiles outside, key tiles inside), check it against
 #   SDPA within $10^{-5}$ in float32, and skip the key tiles above a causal diagonal (`attn_course.flash.flash_attention`);
-# - measure memory that grows as $L$ instead of $L^2$;
+# - measure memory that grows as $L$ instead of $L^2$ at inference, and explain why autograd brings $L^2$ back and
+#   how a real kernel avoids it: it saves $O$ and the log-sum-exp, recomputes the tiles in its backward pass, and
+#   regenerates the dropout mask from the random generator's state;
 # - read a Triton kernel: a grid of programs, masked tile loads with strides, `tl.dot`, `exp2` with $\log_2 e$ folded
 #   into the scale, one store; and run it with `attn_course.triton_flash.triton_flash_attention`, on a GPU or in the
 #   interpreter.
@@ -1152,6 +1268,11 @@ check.flash_step(my_flash_step, record=False)
 # - T. Dao, [*FlashAttention-2: Faster Attention with Better Parallelism and Work
 #   Partitioning*](https://arxiv.org/abs/2307.08691) (2023): query tiles outside, fewer non-matmul FLOPs, one
 #   program per query tile.
+# - T. Dao, D. Haziza, F. Massa, G. Sizov, [*Flash-Decoding for long-context
+#   inference*](https://crfm.stanford.edu/2023/10/12/flashdecoding.html) (2023, blog post): split the keys among
+#   programs, then merge the parts with their log-sum-exps.
+# - H. Liu, M. Zaharia, P. Abbeel, [*Ring Attention with Blockwise Transformers for Near-Infinite
+#   Context*](https://arxiv.org/abs/2310.01889) (2023): the same merge across devices that each hold part of the keys.
 # - J. Shah, G. Bikshandi, Y. Zhang, V. Thakkar, P. Ramani, T. Dao, [*FlashAttention-3: Fast and Accurate Attention
 #   with Asynchrony and Low-precision*](https://arxiv.org/abs/2407.08608) (2024): Hopper's asynchronous copies and
 #   tensor cores, FP8.

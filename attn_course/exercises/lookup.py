@@ -42,7 +42,8 @@ def soft_lookup(fn: Callable) -> Result:
             "the scores were used without softmax: turn them into weights that are positive and sum to 1.":
                 scores @ v,
             "you averaged the keys; the lookup returns a mix of the values (`weights @ values`).": weights @ k,
-            "you scaled the scores by 1/sqrt(E): this exercise asks for plain dot products (scaling comes in 04).":
+            "you scaled the scores by 1/sqrt(D), D the width of q and k: this exercise asks for plain dot products "
+            "(scaling comes in 04).":
                 torch.softmax(scores / E**0.5, dim=-1) @ v,
         }
         cases.append(Case(label, (q, k, v), weights @ v, faulty))

@@ -17,7 +17,7 @@ NOTEBOOK = "04_scaled_dot_product_attention_and_masks"  # where these exercises 
 hint = Hints({
     "scaled_dot_product_attention": [
         "Scores, scale, mask, softmax, values, in that order.",
-        "Scale the scores by 1/sqrt(E), E being the width of a query (`q.shape[-1]`), before softmax.",
+        "Scale the scores by 1/sqrt(D), D being the width of the queries and keys (`q.shape[-1]`), before softmax.",
         "Mask before softmax: `scores.masked_fill(~mask, float('-inf'))`, so blocked keys get exactly zero weight.",
     ],
     "causal_mask": [
@@ -49,9 +49,9 @@ def _sdpa_versions(q, k, v, mask):
         "you multiplied by sqrt(E); divide by it.": attend(scores * math.sqrt(E)),
         "softmax over the queries (dim=-2); each query's weights over the keys must sum to 1 (dim=-1).":
             attend(scores / math.sqrt(E), dim=-2),
-        "you scaled by the square root of the number of keys S; scale by sqrt(E), the width of q and k.":
+        "you scaled by the square root of the number of keys S; scale by sqrt(D), the width of q and k (q.shape[-1]).":
             attend(scores / math.sqrt(k.shape[-2])),
-        "you scaled by the square root of the value width; scale by sqrt(E), the width of q and k.":
+        "you scaled by the square root of the value width; scale by sqrt(D), the width of q and k (q.shape[-1]).":
             attend(scores / math.sqrt(v.shape[-1])),
     }
     if mask is not None:

@@ -647,6 +647,75 @@ def ref_apply_rotary(a):
     return naive_rotate(x, torch.cat([angle.cos()] * 2, -1), torch.cat([angle.sin()] * 2, -1))
 
 
+def naive_alibi_slopes(H):
+    """ALiBi's slopes by the reference code's rule: 2^(-8h/n) for the largest power of two n <= H, then odd h of 2n."""
+    n = 1
+    while 2 * n <= H:
+        n *= 2
+    return [2 ** (-8 * h / n) for h in range(1, n + 1)] + [2 ** (-4 * h / n) for h in range(1, 2 * (H - n), 2)]
+
+
+def ref_alibi_slopes(a):
+    return torch.tensor(naive_alibi_slopes(_int("num_heads", a["num_heads"], 1)), dtype=torch.float64).float()
+
+
+def ref_alibi_bias(a):
+    slopes = naive_alibi_slopes(_int("num_heads", a["num_heads"], 1))
+    L = _int("L", a["L"])
+    S = L if a.get("S") is None else _int("S", a["S"])
+    causal = a.get("causal", False)
+    if not isinstance(causal, bool):
+        raise TypeError("causal")
+    bias = torch.tensor([[[-math.inf if causal and j > i else -m * abs(i - j) for j in range(S)] for i in range(L)]
+                         for m in slopes], dtype=torch.float64)
+    return bias.reshape(len(slopes), L, S).float()
+
+
+def naive_bucket(n, bidirectional, num_buckets, max_distance):
+    """T5's bucket of one offset n = j - i (Hugging Face's T5Attention._relative_position_bucket), in plain Python."""
+    half = num_buckets // 2 if bidirectional else num_buckets
+    bucket = half if bidirectional and n > 0 else 0
+    distance = abs(n) if bidirectional else max(-n, 0)
+    exact = half // 2
+    if distance < exact:
+        return bucket + distance
+    return bucket + min(exact + int(math.log(distance / exact) / math.log(max_distance / exact) * (half - exact)), half - 1)
+
+
+def _bucket_options(a):
+    bidirectional = a.get("bidirectional", True)
+    if not isinstance(bidirectional, bool):
+        raise TypeError("bidirectional")
+    num_buckets = _int("num_buckets", a.get("num_buckets", 32), 4 if bidirectional else 2)
+    exact = (num_buckets // 2 if bidirectional else num_buckets) // 2
+    return bidirectional, num_buckets, _int("max_distance", a.get("max_distance", 128), exact + 1)
+
+
+def ref_relative_position_bucket(a):
+    offsets = a["relative_position"]
+    if not isinstance(offsets, torch.Tensor) or offsets.dtype == torch.bool or offsets.is_floating_point() \
+            or offsets.is_complex():
+        raise TypeError("relative_position")
+    options = _bucket_options(a)
+    return torch.tensor([naive_bucket(n, *options) for n in offsets.reshape(-1).tolist()],
+                        dtype=torch.long).reshape(offsets.shape)
+
+
+def relative_bias_module(a):
+    return built(a["seed"], positions.RelativePositionBias, a["num_heads"], num_buckets=a.get("num_buckets", 32),
+                 max_distance=a.get("max_distance", 128))
+
+
+def ref_relative_position_bias(a):
+    _int("num_heads", a["num_heads"], 1)
+    options = _bucket_options(a)
+    L = _int("L", a["L"])
+    S = L if a.get("S") is None else _int("S", a["S"])
+    table = relative_bias_module(a).table.weight.detach()  # (buckets, H)
+    buckets = torch.tensor([[naive_bucket(j - i, *options) for j in range(S)] for i in range(L)], dtype=torch.long)
+    return table[buckets.reshape(L, S)].permute(2, 0, 1)  # (L, S, H) -> (H, L, S)
+
+
 def ref_flash(a):
     q, k, v = a["query"], a["key"], a["value"]
     _int("block_size", a.get("block_size", 256), 1)
@@ -1150,6 +1219,29 @@ ROWS: list[Row] = [
                                P("float", lambda v, d: torch.arange(d["L"]) / 2, legal=True)],
                  "base": POSITIVE, "angle_dtype": [const("float16", torch.float16)]},
         empty=empties("B L")),
+    Row("positions.alibi_slopes", "alibi_slopes", lambda d: {"num_heads": d["H"] + d["L"] + 2},
+        fn_call(positions.alibi_slopes), ref_alibi_slopes, sizes="H L", perturb={"num_heads": COUNT}),
+    Row("positions.alibi_bias", "alibi_bias", lambda d: {"num_heads": d["H"], "L": d["L"], "S": d["S"]},
+        fn_call(positions.alibi_bias), ref_alibi_bias, sizes="H L S",
+        perturb={"num_heads": COUNT, "L": INT_BAD, "S": INT_BAD[:-1] + [const("None", None, legal=True)],
+                 "causal": [const("True", True, legal=True), const("'yes'", "yes"), const("1", 1)]},
+        empty=empties("L S")),
+    Row("positions.relative_position_bucket", "relative_position_bucket",
+        lambda d: {"relative_position": d.ids("L S", 400) - 200, "bidirectional": d.seed % 2 == 0},
+        fn_call(positions.relative_position_bucket), ref_relative_position_bucket, sizes="L S",
+        perturb={"relative_position": [cast(torch.float32), cast(torch.bool), cast(torch.complex64),
+                                       P("int32", lambda v, d: v.int(), legal=True), P("list", lambda v, d: v.tolist()),
+                                       P("numpy", lambda v, d: v.numpy()), const("None", None)],
+                 "bidirectional": [const("1", 1), const("None", None)],
+                 "num_buckets": COUNT + [const("3", 3), const("9", 9)],
+                 "max_distance": COUNT + [const("8", 8), const("9", 9), const("1000", 1000, legal=True)]},
+        empty=empties("L S")),
+    Row("positions.RelativePositionBias", "RelativePositionBias",
+        lambda d: {"seed": d.seed, "num_heads": d["H"], "num_buckets": 8, "max_distance": 20, "L": d["L"], "S": d["S"]},
+        lambda a: relative_bias_module(a)(a["L"], a.get("S")), ref_relative_position_bias, sizes="H L S",
+        perturb={"num_heads": COUNT, "num_buckets": [const("3", 3), const("2.5", 2.5)], "max_distance": [const("2", 2)],
+                 "L": INT_BAD, "S": INT_BAD[:-1] + [const("None", None, legal=True)]},
+        empty=empties("L S")),
     # --- self-attention (notebook 06) ---
     *[Row(f"self_attention.{cls.__name__}", cls.__name__,
           lambda d: {"seed": d.seed, "embed_dim": d["E"], "head_dim": d["D"], "x": d.t("B L E")},
