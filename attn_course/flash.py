@@ -103,10 +103,12 @@ def flash_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
         scale: multiplies the scores (default ``1/sqrt(D)``).
 
     Returns:
-        ``(..., L, Dv)``, equal to ``torch.nn.functional.scaled_dot_product_attention``. Extra memory:
-        one ``(..., b, b)`` tile of scores and ``(..., b, Dv)`` accumulators, never ``(..., L, S)``.
-        Gradients flow through it (slowly: autograd keeps every tile; FlashAttention proper
-        recomputes them in a backward pass of its own). Introduced in notebook 12.
+        ``(..., L, Dv)``, equal to ``torch.nn.functional.scaled_dot_product_attention``. Extra memory
+        without autograd (inference, or inputs that do not require grad): one ``(..., b, b)`` tile of
+        scores and ``(..., b, Dv)`` accumulators, never ``(..., L, S)``. Gradients flow through it, but
+        autograd then keeps every tile, about two ``(..., L, S)`` matrices in all, more than the naive
+        version keeps; FlashAttention proper saves only the output and each row's log-sum-exp and
+        recomputes the tiles in a backward pass of its own. Introduced in notebook 12.
     """
     L, S, D = _check(query, key, value, scale)
     b = require_int("block_size", block_size, 1)
