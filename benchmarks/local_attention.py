@@ -12,7 +12,7 @@ includes building the mask, which that method needs. On the CPU, PyTorch turns t
 a float ``(L, L)`` mask and runs its fused kernel over every tile, so dense+mask memory is that copy
 (and the boolean mask), not stored scores; its time is the full ``L²`` work.
 
-Run: ``python benchmarks/local_attention.py`` (about two minutes). ``--quick`` runs L = 1024, 2048
+Run: ``python benchmarks/local_attention.py`` (a minute or two on a 2-core CPU). ``--quick`` runs L = 1024, 2048
 only, to check that the script works.
 """
 
