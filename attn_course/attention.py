@@ -23,8 +23,8 @@ def _check_inputs(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -
     for name, x in (("key", key), ("value", value)):
         if x.dtype != query.dtype:
             raise TypeError(f"{name}: expected dtype {query.dtype} (query's), got {x.dtype}")
-    L, E = check_shape(query, "... L E", name="query").values()
-    S = check_shape(key, "... S E", name="key", E=E)["S"]
+    L, D = check_shape(query, "... L D", name="query").values()
+    S = check_shape(key, "... S D", name="key", D=D)["S"]
     check_shape(value, "... S Ev", name="value", S=S)
     try:
         batch = torch.broadcast_shapes(query.shape[:-2], key.shape[:-2], value.shape[:-2])

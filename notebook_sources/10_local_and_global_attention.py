@@ -621,7 +621,7 @@ print("\n".join(f"{claim}: {holds}" for claim, holds in band_claims.items()) if 
 # (`torch.nn.attention.flex_attention`) takes the pattern as a small function of $(i, j)$, finds which tiles are
 # empty, and skips them inside one compiled kernel, without a Python loop.
 #
-# For larger sizes run `python benchmarks/local_attention.py` (about two minutes): $L$ = 4096, 8192 and 16384 with
+# For larger sizes run `python benchmarks/local_attention.py` (a minute or two): $L$ = 4096, 8192 and 16384 with
 # 8 heads of width 64 and a window of 256, each memory measurement in a fresh process. It shows the same two things
 # at a realistic scale: the band's time about doubles when $L$ doubles (it prints that ratio), and its memory stays
 # far below that of dense attention with the mask.

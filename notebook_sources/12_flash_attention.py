@@ -555,7 +555,7 @@ print("causal flash attention is more than 1.1x faster than non-causal at L = 40
 # - **naive**: `softmax(Q Kᵀ / √D) V`, the whole score matrix at once (written out below);
 # - **flash**: `attn_course.flash.flash_attention`, tiles of 256;
 # - **SDPA**: PyTorch's `F.scaled_dot_product_attention`, which on a CPU is itself a fused, tiled kernel in C++
-#   (`_scaled_dot_product_flash_attention_for_cpu`, as notebook 10 found), so it also never stores the scores.
+#   (`_scaled_dot_product_flash_attention_for_cpu`, as notebook 10's appendix B found), so it also never stores the scores.
 #
 # Memory is the rise of the process's peak resident memory during one call (`peak_memory_mb`, Linux only), measured
 # after a warm-up call; `peak_memory_mb` first hands the memory freed by earlier calls back to the operating system,

@@ -44,9 +44,9 @@ def _sdpa_versions(q, k, v, mask):
         return [torch.softmax(s, dim=dim) @ v, softmax(s, dim=dim) @ v]
 
     faulty = {
-        "the scores are not scaled: divide them by sqrt(E) before softmax.": attend(scores),
-        "you divided by E; divide by sqrt(E) (q·k has variance E, so its spread is sqrt(E)).": attend(scores / E),
-        "you multiplied by sqrt(E); divide by it.": attend(scores * math.sqrt(E)),
+        "the scores are not scaled: divide them by sqrt(D), D = q.shape[-1], before softmax.": attend(scores),
+        "you divided by D; divide by sqrt(D) (q·k has variance D, so its spread is sqrt(D)).": attend(scores / E),
+        "you multiplied by sqrt(D); divide by it.": attend(scores * math.sqrt(E)),
         "softmax over the queries (dim=-2); each query's weights over the keys must sum to 1 (dim=-1).":
             attend(scores / math.sqrt(E), dim=-2),
         "you scaled by the square root of the number of keys S; scale by sqrt(D), the width of q and k (q.shape[-1]).":

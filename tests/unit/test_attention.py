@@ -145,10 +145,10 @@ def test_permutation_equivariance(L, S, E, seed):
     "args, kwargs, error, message",
     [
         (((3, 4), (5, 6), (5, 2)), {}, ValueError,
-         r"key: expected shape \(\.\.\., S, E=4\), got \(5, 6\) \(E is 6, expected 4\)"),
+         r"key: expected shape \(\.\.\., S, D=4\), got \(5, 6\) \(D is 6, expected 4\)"),
         (((3, 4), (5, 4), (6, 2)), {}, ValueError,
          r"value: expected shape \(\.\.\., S=5, Ev\), got \(6, 2\) \(S is 6, expected 5\)"),
-        (((4,), (5, 4), (5, 2)), {}, ValueError, r"query: expected shape \(\.\.\., L, E\), got \(4,\)"),
+        (((4,), (5, 4), (5, 2)), {}, ValueError, r"query: expected shape \(\.\.\., L, D\), got \(4,\)"),
         (((2, 3, 4), (3, 5, 4), (3, 5, 2)), {}, ValueError, "key/value: leading"),
         (((3, 4), (5, 4), (5, 2)), {"attn_mask": torch.ones(4, 5, dtype=torch.bool)}, ValueError,
          r"attn_mask: expected a shape that broadcasts to the scores \(\.\.\., L, S\) = \(3, 5\), got \(4, 5\)"),

@@ -30,9 +30,9 @@ def sdpa_scaled_by(width):
 
 
 SDPA_MISTAKES = [
-    (sdpa_with(scale_fn=lambda E: 1.0), "the scores are not scaled: divide them by sqrt(E)"),
-    (sdpa_with(scale_fn=lambda E: 1 / E), "you divided by E; divide by sqrt(E)"),
-    (sdpa_with(scale_fn=lambda E: math.sqrt(E)), "you multiplied by sqrt(E)"),
+    (sdpa_with(scale_fn=lambda E: 1.0), "the scores are not scaled: divide them by sqrt(D)"),
+    (sdpa_with(scale_fn=lambda E: 1 / E), "you divided by D; divide by sqrt(D)"),
+    (sdpa_with(scale_fn=lambda E: math.sqrt(E)), "you multiplied by sqrt(D)"),
     (sdpa_with(dim=-2), "softmax over the queries (dim=-2)"),
     (sdpa_scaled_by(lambda q, k, v: k.shape[-2]), "the square root of the number of keys S"),
     (sdpa_scaled_by(lambda q, k, v: v.shape[-1]), "the square root of the value width"),
