@@ -357,14 +357,13 @@ plt.show()
 # %% [markdown]
 # **What to see.** Both tables are symmetric ($u\cdot v = v\cdot u$). The cosine table shows
 # three clear blocks: animals, royalty and food, with a diagonal of all 1. In the dot table the
-# same blocks are there in the numbers, but feast's 5.25 stretches the colour scale so far that
-# the animal block (1.00 to 1.36) is hard to see. In the dot table the diagonal holds each word's squared length,
-# and the long "feast" takes over: its own cell (5.25) sets the colour scale, it scores 2.00
-# with apple, twice apple's own 1.00, and 1.50 with king and queen, although it shares only
-# two of its three features with them. (The other 2.00 off the diagonal is king with queen,
-# whose vectors are identical.) Under the dot product a long vector is loud towards everyone. In attention, queries and
-# keys are *different* learned projections of the words (notebook 06), so the score table is
-# no longer symmetric.
+# diagonal holds each word's squared length, and the long "feast" takes over: its own cell
+# (5.25) stretches the colour scale so far that the animal block (1.00 to 1.36) is hard to see;
+# it scores 2.00 with apple, twice apple's own 1.00, and 1.50 with king and queen, although it
+# shares only two of its three features with them. (The other 2.00 off the diagonal is king
+# with queen, whose vectors are identical.) Under the dot product a long vector is loud towards
+# everyone. In attention, queries and keys are *different* learned projections of the words
+# (notebook 06), so the score table is no longer symmetric.
 
 # %% [markdown]
 # ## 5. All pairs at once: $QK^\top$ (core)

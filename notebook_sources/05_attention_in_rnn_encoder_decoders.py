@@ -1007,8 +1007,8 @@ check.attention_context(my_attention_context, record=False)
 # ## Summary
 #
 # You can now
-# - describe an RNN encoder-decoder: a bidirectional encoder whose states are the keys and values, and a decoder
-#   whose state asks a question at every output step;
+# - describe an RNN encoder-decoder: what a GRU step computes, a bidirectional encoder whose states are the keys
+#   and values, and a decoder whose state asks a question at every output step, trained with teacher forcing;
 # - measure the bottleneck of a fixed summary vector, and explain why the copy task shows it and the date task
 #   hardly does: what matters is how much information must pass, not how many characters carry it;
 # - compute the additive score $v^\top \tanh(W_q q + W_k k)$, and say what its $\tanh$ does (bounded scores,

@@ -18,8 +18,9 @@
 # transformer lets "bites" find its subject and "hungry" the noun it describes. This notebook builds it from one
 # token up, shows why it needs three learned projections, and then meets its blind spot: on its own, self-attention
 # does not know the order of the words, so "dog bites man" and "man bites dog" look the same to it. The cure is to
-# give it positions, and we build the two that matter most: the sinusoidal encodings of the original transformer
-# and the rotary embeddings (RoPE) of today's Llama-style models.
+# give it positions. We build the sinusoidal encodings of the original transformer, the rotary embeddings (RoPE) of
+# today's Llama-style models, and ALiBi, a bias on the scores, and measure which of them still work on sequences
+# longer than those trained on. Last, we see what self-attention gained over the recurrent networks of notebook 05.
 #
 # **Learning goals.** After this notebook you can
 # - **compute** self-attention by hand for one token, then for all tokens with one matrix product;
@@ -29,13 +30,17 @@
 #   gives the same result as the one before;
 # - **prove** by computation that self-attention without positions is permutation-equivariant;
 # - **build** sinusoidal position encodings and rotary embeddings, and show why a fixed offset between two
-#   positions acts on them as a rotation.
+#   positions acts on them as a rotation;
+# - **add** ALiBi's distance bias to the scores as a float mask, and **measure** how each position scheme does on
+#   sequences longer than the training ones;
+# - **compare** self-attention with a recurrent layer: cost per layer, sequential steps, path length.
 #
 # **Prerequisites.** [03 · Attention as a soft lookup](03_attention_as_soft_lookup.ipynb) (queries, keys and
 # values) and [04 · Scaled dot-product attention and masks](04_scaled_dot_product_attention_and_masks.ipynb)
-# ($\mathrm{softmax}(QK^\top/\sqrt{d})\,V$, causal masks, `plot_attention`).
+# ($\mathrm{softmax}(QK^\top/\sqrt{D})\,V$, causal masks, float masks, `plot_attention`), and
+# [05 · Attention in RNN encoder-decoders](05_attention_in_rnn_encoder_decoders.ipynb) for section 7.
 #
-# **Time.** About 50 minutes of study.
+# **Time.** About 65 minutes of study.
 
 # %%
 # Only in Google Colab: install the course's helper package, attn_course, from GitHub. --no-deps keeps
@@ -55,10 +60,20 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from attn_course import causal_mask, device, plot_attention, scaled_dot_product_attention, set_seed, softmax
+from attn_course.bench import best_time
 from attn_course.exercises import self_attention as check
-from attn_course.positions import apply_rotary, rotary_angles, sinusoidal_positions
+from attn_course.positions import (
+    RelativePositionBias,
+    alibi_bias,
+    alibi_slopes,
+    apply_rotary,
+    relative_position_bucket,
+    rotary_angles,
+    sinusoidal_positions,
+)
 from attn_course.self_attention import CausalSelfAttention, SelfAttention, SelfAttentionLoops
 
 set_seed(0)
@@ -71,7 +86,7 @@ DEVICE = device()
 # The sentences here have seven tokens, so everything runs on the CPU; `DEVICE` is set up as in every notebook
 # but not used.
 #
-# ## 1. One token attends to its sentence
+# ## 1. One token attends to its sentence (core)
 #
 # A model sees a sentence as a matrix $X$ of shape $(L, E)$: one row, an **embedding**, per token. A trained model
 # learns its embeddings; to see what attention does with them we write them by hand, with six features whose
@@ -101,15 +116,15 @@ for w, row in zip(words, x):
 # %% [markdown]
 # **The simplest self-attention** uses each embedding as its own query, key and value: $q_i = k_i = v_i = x_i$.
 # Take the verb, "bites" (token 3). It asks the sentence: its scores are its dot products with every token,
-# scaled by $1/\sqrt{E}$ as in notebook 04; softmax turns them into weights; its output is the weighted average of
-# the tokens:
+# scaled by $1/\sqrt{D}$ as in notebook 04, where $D$ is the width of $q$ and $k$ (here $q = k = x$, so $D = E = 6$);
+# softmax turns them into weights; its output is the weighted average of the tokens:
 #
-# $$s_{j} = \frac{x_3 \cdot x_j}{\sqrt{E}}, \qquad w_{j} = \frac{e^{s_j}}{\sum_{j'} e^{s_{j'}}}, \qquad
+# $$s_{j} = \frac{x_3 \cdot x_j}{\sqrt{D}}, \qquad w_{j} = \frac{e^{s_j}}{\sum_{j'} e^{s_{j'}}}, \qquad
 # \text{out}_3 = \sum_{j} w_{j}\, x_j .$$
 
 # %%
 i = words.index("bites")
-scores_i = torch.stack([x[i] @ x[j] for j in range(L)]) / math.sqrt(E)  # (L,): one score per token j
+scores_i = torch.stack([x[i] @ x[j] for j in range(L)]) / math.sqrt(E)  # (L,): one score per token j; D = E here
 weights_i = softmax(scores_i, dim=0)  # (L,): sums to 1
 out_i = sum(weights_i[j] * x[j] for j in range(L))  # (E,): the weighted average of the tokens
 
@@ -118,12 +133,16 @@ print(f"{'key':>8} {'x_i · x_j':>10} {'score':>8} {'weight':>8}")
 for j, w in enumerate(words):
     print(f"{w:>8} {float(x[i] @ x[j]):>10.0f} {float(scores_i[j]):>8.4f} {float(weights_i[j]):>8.4f}")
 print(f"\nweights sum to {float(weights_i.sum()):.4f}")
+print(f"weight on 'dog' and 'hungry' together: {float(weights_i[1] + weights_i[2]):.4f},  "
+      f"on the other four tokens together: {float(weights_i[[0, 4, 5, 6]].sum()):.4f}")
+print("input of 'bites': ", dict(zip(FEATURES, [round(float(v), 3) for v in x[i]])))
 print("output of 'bites':", dict(zip(FEATURES, [round(float(v), 3) for v in out_i])))
 
 # %% [markdown]
-# "bites" gives half its weight (0.4978) to itself, and most of the rest to "dog" (0.1463) and "hungry" (0.0973),
-# the only tokens that share a feature with it. Its output is therefore still mostly a verb (0.996 of the "verb"
-# feature) with an animal in it, plus a little of every other token.
+# "bites" gives about half its weight (0.4978) to itself. "dog" (0.1463) and "hungry" (0.0973), the only tokens
+# that share a feature with it, get more than any other token, but together (0.2435) less than the four unrelated
+# tokens, 0.0647 each (0.2586 together): a score of 0 still gets weight. So the output is a blur: its "verb" feature
+# falls from 2 to 0.996, and every feature "bites" lacks (noun 0.422, adjective 0.324, ...) now has some weight.
 #
 # **Every token at once.** Each token does the same, with its own row. A loop over the tokens says it plainly;
 # then, exactly as in notebook 04, all $L \times L$ scores are one matrix product $XX^\top$, and all outputs a
@@ -146,7 +165,7 @@ print("out", tuple(out.shape), "= the loop over tokens = row 'bites' by hand = s
 # the same sequence. The output has one row per token, like the input, so the step can be repeated, layer after
 # layer.
 #
-# ## 2. Why learned projections
+# ## 2. Why learned projections (core)
 #
 # ### 2.1 Without them, every token looks at itself
 #
@@ -334,7 +353,7 @@ print("\nrow 'man' (the last token) is unchanged:", torch.allclose(w_causal[0, -
 # weight between "dog" and "man", change too: the first can only see itself (1.000), the second gives "dog" 0.932.
 # A causal model has to carry such information forward instead: the later token ("man") can look back at "old".
 #
-# ## 3. Self-attention alone ignores order
+# ## 3. Self-attention alone ignores order (core)
 #
 # Shuffle the tokens of a sentence. Every token still has the same embedding, so the same query, key and value; it
 # meets the same set of keys, only listed in another order; and a sum does not care about order. So each token's
@@ -386,7 +405,7 @@ print("causal: 'dog' has the same output in both sentences:",
       torch.allclose(c1[words.index("dog")], c2[words2.index("dog")], atol=1e-6))
 
 # %% [markdown]
-# ## 4. Sinusoidal position encodings
+# ## 4. Sinusoidal position encodings (core)
 #
 # The fix of Vaswani et al. (2017) is to **add** to each token's embedding a vector that depends only on its
 # position $p$, the same for every sentence:
@@ -538,7 +557,7 @@ print("the two 'the's have the same output:", torch.allclose(p1[0], p1[4], atol=
 # on positions in the clean way of the table above. (GPT-2 and BERT *learn* the added vectors instead, one per
 # position up to a fixed maximum.)
 #
-# ## 5. Rotary position embeddings (RoPE)
+# ## 5. Rotary position embeddings (RoPE) (core)
 #
 # Su et al. (2021) put the rotation where the comparison happens. Instead of adding anything to $x$, they **rotate
 # the query and the key** of a token at position $p$, pair of coordinates by pair: pair $i$ turns by $p\,\theta_i$,
@@ -675,6 +694,306 @@ for w in ("dog", "bites", "man"):
 # [notebook 13](13_attention_in_pretrained_models.ipynb) runs it inside a real pretrained model. Its relative form
 # also makes tricks for longer contexts possible, such as rescaling the angles to stretch a trained model to longer
 # inputs.
+
+# %% [markdown]
+# ## 6. Biases on the scores: ALiBi and T5 relative positions (core)
+#
+# Sinusoidal and learned encodings put positions into the token vectors, where they mix with content (section 4).
+# RoPE moved them into the comparison of $q$ and $k$. A third family goes one step further and leaves $q$ and $k$
+# alone: it **adds a number to each score that depends only on the offset** $i - j$ between query and key. That is
+# notebook 04's float mask with finite entries, so nothing new is needed to apply it, and since only the offset
+# enters, the same rule works at any position and, in principle, at any length.
+#
+# ### 6.1 ALiBi: a penalty that grows with distance
+#
+# ALiBi, "attention with linear biases" (Press, Smith and Lewis, 2022), subtracts $m_h \cdot (i - j)$ from the score
+# of query $i$ and an earlier key $j$, with a fixed slope $m_h$ per head: far keys score lower, near ones are
+# preferred. The slopes are not learned; for $H$ heads they are the geometric sequence $m_h = 2^{-8h/H}$,
+# $h = 1..H$, so some heads look very locally and others almost uniformly. (For $H$ not a power of two the paper's
+# code takes the slopes of the nearest smaller power of two and fills in every other slope of the next larger one.)
+# `alibi_slopes(H)` gives them and `alibi_bias(H, L, S)` the $(H, L, S)$ bias, with `causal=True` also blocking
+# future keys with $-\infty$.
+
+# %%
+print("slopes, H = 8:", alibi_slopes(8).tolist())
+print("slopes, H = 6:", alibi_slopes(6).tolist())
+print("slopes, H = 1:", alibi_slopes(1).tolist())
+bias_ex = alibi_bias(8, 5, 7)  # (H, L, S) = (8, 5, 7): 5 queries, 7 keys
+print("alibi_bias(8, 5, 7):", tuple(bias_ex.shape), " head 0, query 4:", bias_ex[0, 4].tolist())
+
+L_b = 10
+bias_c = alibi_bias(8, L_b, causal=True)  # (H, L, L): -slope · (i - j), -inf above the diagonal
+g = torch.Generator().manual_seed(5)
+q_b, k_b = torch.randn(2, L_b, 16, generator=g)  # (L, D): D = 16
+by_hand = softmax(q_b @ k_b.T / math.sqrt(16) + bias_c[0], dim=-1)  # (L, D) @ (D, L) -> (L, L), plus the bias
+_, w_alibi = scaled_dot_product_attention(q_b, k_b, k_b, attn_mask=bias_c[0], return_weights=True)
+print("bias as notebook 04's float mask = scores + bias by hand:", torch.allclose(w_alibi, by_hand, atol=1e-6))
+print(f"head 0, query 9, key 0: bias {float(bias_c[0, 9, 0])}, a factor exp({float(bias_c[0, 9, 0])}) = "
+      f"{math.exp(float(bias_c[0, 9, 0])):.4f} on the weight")
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+for ax, h in zip(axes, (0, 3)):
+    shown = bias_c[h].masked_fill(bias_c[h] == float("-inf"), float("nan"))  # blank the blocked keys
+    image = ax.imshow(shown, cmap="viridis", vmin=-L_b / 2, vmax=0)
+    ax.set_xlabel("key position j")
+    ax.set_ylabel("query position i")
+    ax.set_title(f"head {h}: slope {float(alibi_slopes(8)[h]):.4f}")
+fig.colorbar(image, ax=axes, fraction=0.03, label="bias added to the score")
+fig.suptitle("alibi_bias(8, 10, causal=True): two heads (blank: future keys, -inf)")
+plt.show()
+
+# %% [markdown]
+# Each row is the bias one query adds to its scores: 0 on itself, falling by the slope per step back. Head 0
+# (slope 1/2) subtracts 4.5 from the key 9 steps back, a factor $e^{-4.5} \approx 0.01$ in the weight, so it is
+# nearly a local window; head 3 (slope 1/16) only tilts the scores gently. (BLOOM, trained with ALiBi, adds
+# $m_h \cdot j$ instead: it differs from $-m_h (i - j)$ by $m_h i$, the same for every key of row $i$, and softmax
+# ignores such a shift.)
+#
+# ### 6.2 Beyond the training length: a measurement
+#
+# The promise of ALiBi's paper is its title, *Train Short, Test Long*. We test it on two small tasks, each with a
+# model of one causal self-attention layer and a linear readout, trained on sequences of 32 tokens and tested on
+# 32, 64 and 128:
+#
+# - **latest letter**: tokens are 4 letters and 8 digits, about a quarter letters; at every position, name the most
+#   recent letter so far. It needs relative position ("the nearest one back"), not absolute.
+# - **two back**: at every position, name the token two positions back.
+#
+# Four position schemes: learned absolute vectors added to the tokens (one per position, as in GPT-2), sinusoidal
+# encodings added, RoPE on $q$ and $k$, and ALiBi. With one head, ALiBi's slope is that of head 0 of an 8-head
+# model, 1/2 (the one-head slope, $2^{-8} = 1/256$, would hardly bias anything).
+
+# %%
+N_LETTERS, VOCAB = 4, 12  # tokens 0..3 are letters, 4..11 digits
+
+
+def latest_letter_batch(B, L, g):
+    """(B, L) tokens, about a quarter letters (the first always one); target: the latest letter at or before i."""
+    is_letter = torch.rand(B, L, generator=g) < 0.25
+    is_letter[:, 0] = True
+    x = torch.where(is_letter, torch.randint(0, N_LETTERS, (B, L), generator=g),
+                    torch.randint(N_LETTERS, VOCAB, (B, L), generator=g))
+    latest = torch.where(is_letter, torch.arange(L), 0).cummax(dim=1).values  # (B, L): position of the latest letter
+    return x, x.gather(1, latest), torch.ones(B, L, dtype=torch.bool)  # tokens, targets, which targets count
+
+
+def two_back_batch(B, L, g):
+    """(B, L) random tokens; target at i: token i - 2 (positions 0 and 1 have none)."""
+    x = torch.randint(0, VOCAB, (B, L), generator=g)
+    return x, x.roll(2, dims=1), (torch.arange(L) >= 2).expand(B, L)
+
+
+class OneLayer(nn.Module):
+    """Embedding -> one causal self-attention layer with a position scheme -> linear readout over the vocabulary."""
+
+    def __init__(self, scheme, E=32, max_len=32):
+        super().__init__()
+        self.scheme = scheme
+        self.embed = nn.Embedding(VOCAB, E)
+        self.position = nn.Embedding(max_len, E) if scheme == "learned" else None  # one vector per position < 32
+        self.W_q, self.W_k, self.W_v = nn.Linear(E, E), nn.Linear(E, E), nn.Linear(E, E)
+        self.readout = nn.Linear(E, VOCAB)
+
+    def forward(self, tokens):  # (B, L) -> (B, L, V)
+        L = tokens.shape[1]
+        x = self.embed(tokens)  # (B, L, E)
+        if self.scheme == "learned":
+            x = x + self.position(torch.arange(L))  # fails for L > 32: there is no vector for position 32
+        if self.scheme == "sinusoidal":
+            x = x + sinusoidal_positions(L, x.shape[-1])
+        q, k, v = self.W_q(x), self.W_k(x), self.W_v(x)  # (B, L, E) each; one head, D = E
+        if self.scheme == "rope":
+            q, k = apply_rotary(q), apply_rotary(k)
+        mask = torch.zeros(L, L).masked_fill(~causal_mask(L), float("-inf"))  # (L, L) float causal mask
+        if self.scheme == "alibi":
+            mask = alibi_bias(8, L, causal=True)[0]  # head 0 of 8: slope 1/2
+        return self.readout(scaled_dot_product_attention(q, k, v, attn_mask=mask))  # (B, L, E) -> (B, L, V)
+
+
+def train_and_test(task, scheme, seed=0, steps=150, lengths=(32, 64, 128)):
+    """Train at length 32, return the accuracy at each test length (None where the model cannot run)."""
+    set_seed(seed)
+    g, g_test = torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed + 100)
+    model = OneLayer(scheme)
+    optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(steps):
+        x, y, counts = task(32, 32, g)  # a batch of 32 sequences of length 32
+        loss = F.cross_entropy(model(x)[counts], y[counts])
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    accuracy, failure = {}, None
+    with torch.no_grad():
+        for L_test in lengths:
+            x, y, counts = task(256, L_test, g_test)
+            try:
+                accuracy[L_test] = (model(x).argmax(-1) == y)[counts].float().mean().item()
+            except IndexError as error:  # the learned table has no row for positions >= 32
+                accuracy[L_test], failure = None, f"{type(error).__name__}: {error}"
+    return accuracy, failure
+
+
+# %%
+SCHEMES = ("learned", "sinusoidal", "rope", "alibi")
+results, failures = {}, {}
+for scheme in SCHEMES:
+    results["latest letter", scheme], failures[scheme] = train_and_test(latest_letter_batch, scheme)
+for scheme in ("rope", "alibi"):
+    results["two back", scheme], _ = train_and_test(two_back_batch, scheme)
+print("learned absolute positions at length 64:", failures["learned"])
+
+# %% tags=["nbval-ignore-output"]
+print(f"{'task':>14} {'scheme':>11} " + "".join(f"{'L = ' + str(n):>12}" for n in (32, 64, 128)) + "   (accuracy)")
+for (task, scheme), acc in results.items():
+    print(f"{task:>14} {scheme:>11} " + "".join(f"{'cannot run' if a is None else f'{a:.3f}':>12}" for a in acc.values()))
+
+# %%
+letter = {scheme: results["latest letter", scheme] for scheme in SCHEMES}
+print("latest letter: every scheme learns it at L = 32 (accuracy > 0.9):", all(letter[s][32] > 0.9 for s in SCHEMES))
+print("learned absolute positions cannot run at L = 64 or 128:", letter["learned"][64] is None and letter["learned"][128] is None)
+print("sinusoidal falls below 0.85 at L = 64 and 128:", max(letter["sinusoidal"][64], letter["sinusoidal"][128]) < 0.85)
+print("RoPE keeps more than sinusoidal at L = 128 (by > 0.2):", letter["rope"][128] > letter["sinusoidal"][128] + 0.2,
+      "  but less than its own L = 32 accuracy:", letter["rope"][128] < letter["rope"][32])
+print("ALiBi stays within 0.02 of its L = 32 accuracy at 64 and 128:",
+      all(abs(letter["alibi"][n] - letter["alibi"][32]) < 0.02 for n in (64, 128)))
+two_back = {scheme: results["two back", scheme] for scheme in ("rope", "alibi")}
+print("two back: RoPE learns it at L = 32 (> 0.95):", two_back["rope"][32] > 0.95,
+      "  and loses some at L = 128:", two_back["rope"][128] < two_back["rope"][32])
+print("two back: ALiBi stays below 0.3 at every length:", all(a < 0.3 for a in two_back["alibi"].values()))
+
+# %% [markdown]
+# What the table shows (the exact accuracies vary a little between machines; the statements above hold across
+# seeds):
+#
+# - **Learned absolute positions** cannot even run past the training length: there is no vector for position 32.
+# - **Sinusoidal** encodings run at any length, but the model only ever saw positions 0..31; at 64 and 128 its
+#   accuracy on "latest letter" drops far below its near-perfect score at 32.
+# - **RoPE** makes the score depend on the offset only, so it degrades much less; but offsets beyond 31 were never
+#   trained either, and its accuracy slips as they grow.
+# - **ALiBi** is as good at 128 as at 32. Its bias *is* the rule "prefer the nearest", which is what "latest
+#   letter" asks for, so nothing about it changes with length.
+# - The other side of the same coin: on "two back" one ALiBi layer fails at every length, even the trained one.
+#   Its bias only falls with distance, so a key two back can never beat the key one back on position alone, and
+#   the query cannot know the random token two back, so content cannot single it out either. RoPE, which can
+#   favour any offset, learns it (and again loses part of it at unseen lengths).
+#
+# So ALiBi extrapolates where its built-in recency is the right prior, as it largely is for language modelling
+# (the paper's tasks); that is a bias, not a free lunch. Deeper models with several heads may combine layers to
+# reach a fixed offset; here we measured one layer with one head.
+#
+# ### 6.3 T5's learned buckets (optional)
+#
+# T5 (Raffel et al., 2020) also adds a number to each score that depends on the offset $j - i$, but **learns** it:
+# one number per head for each of 32 buckets of offsets. Small distances get a bucket each; larger ones share
+# buckets whose width grows on a log scale up to `max_distance` (128), and everything farther falls into the last
+# bucket, so any length can be handled. In the encoder, keys before and after the query use separate halves.
+
+# %%
+offsets_t5 = torch.tensor([0, -1, -2, -7, -8, -12, -20, -50, -127, -128, -1000, 1, 2, 8, 50, 1000])  # j - i
+buckets_enc = relative_position_bucket(offsets_t5)  # encoder: bidirectional, 32 buckets, max_distance 128
+buckets_dec = relative_position_bucket(offsets_t5, bidirectional=False)  # decoder: keys after the query are masked
+print(f"{'offset j - i':>13} {'encoder':>8} {'decoder':>8}")
+for n, b_e, b_d in zip(offsets_t5.tolist(), buckets_enc.tolist(), buckets_dec.tolist()):
+    print(f"{n:>13} {b_e:>8} {b_d:>8}")
+distance = torch.arange(300)
+back = relative_position_bucket(-distance)  # (300,): encoder buckets of keys 0..299 positions before the query
+spans = [(k, int(distance[back == k].min()), int(distance[back == k].max())) for k in back.unique().tolist()]
+print("encoder, keys before the query, bucket: distances")
+print("  " + ", ".join(f"{k}: {lo}" if lo == hi else f"{k}: {lo}-{hi}" for k, lo, hi in spans[:-1])
+      + f", {spans[-1][0]}: {spans[-1][1]} and more")
+t5_bias = RelativePositionBias(num_heads=3)  # its table: (32 buckets, H = 3), learned with the model
+print("RelativePositionBias(3)(5, 7):", tuple(t5_bias(5, 7).shape), "= (H, L, S), added to the scores like ALiBi's")
+
+# %% [markdown]
+# In the encoder, distances 0..7 get a bucket each; then the buckets widen by a factor $16^{1/8} \approx 1.4$ each
+# (8-11, 12-15, 16-22, ...), and every key 91 or more positions back lands in bucket 15. The last bucket starts at
+# 91, not at `max_distance` = 128: 128 is where a next bucket would begin. Keys after the query use buckets 16..31
+# the same way. The decoder, whose future keys are masked anyway, spends all 32 buckets on keys before the query (16
+# exact). Unlike ALiBi's fixed slope, the learned numbers can favour any offset the buckets tell apart (so "two
+# back" is within reach); beyond the last boundary all keys look equally far, which is how T5 runs on any length.
+#
+# ## 7. Why self-attention replaced recurrence (core)
+#
+# The RNN of notebook 05 reads a sequence one token after another: step $t$ needs the hidden state of step
+# $t - 1$. Self-attention computes every output from all the inputs in one step. Vaswani et al. (2017, section 4
+# and Table 1) compare the two layers, for a sequence of length $L$ and width $E$:
+#
+# | layer | cost per layer | sequential operations | longest path between two positions |
+# |---|---|---|---|
+# | self-attention | $O(L^2 \cdot E)$ | $O(1)$ | $O(1)$ |
+# | recurrent | $O(L \cdot E^2)$ | $O(L)$ | $O(L)$ |
+#
+# The cost favours self-attention when $L < E$, as for the sentences of machine translation, the paper's task; the
+# other two columns favour it always. *Sequential operations* is what a parallel machine cannot spread out: an RNN's $L$ steps run
+# one after another however many cores there are. The *path length* is how many steps information needs to get
+# from one position to another; short paths make long-range dependencies easier to learn. We count it: which
+# positions has the information of position 0 reached after each step?
+
+# %%
+def steps_from_first_to_last(one_step):
+    """How many applications of a layer carry information from position 0 to position L-1.
+
+    one_step[i, j] is True when one layer passes information from position i to position j.
+    """
+    reached = torch.zeros(one_step.shape[0], dtype=torch.bool)
+    reached[0] = True  # (L,): where position 0's information has arrived
+    steps = 0
+    while not reached[-1]:
+        reached = (reached.float() @ one_step.float()) > 0  # (L,) @ (L, L) -> (L,): one more step
+        steps += 1
+    return steps
+
+
+for L_path in (16, 64):
+    rnn_step = torch.eye(L_path, dtype=torch.bool) | torch.eye(L_path, dtype=torch.bool).roll(1, dims=1)  # i -> i, i + 1
+    attention_step = causal_mask(L_path).T  # i -> every j >= i: a causal layer (without the mask: every j)
+    print(f"L = {L_path}: RNN {steps_from_first_to_last(rnn_step)} steps, "
+          f"causal self-attention {steps_from_first_to_last(attention_step)} step")
+
+# %% [markdown]
+# An RNN needs $L - 1$ steps to carry the first token to the last, one self-attention layer one step, whatever $L$.
+# The cost column we can time. One GRU layer (PyTorch's `nn.GRU`, the gated RNN of notebook 05) against one self-attention layer
+# (the three projections and PyTorch's `F.scaled_dot_product_attention`), both of width $E = 64$, on a batch of
+# $B = 8$ sequences, on one CPU thread:
+
+# %%
+E_t, B_t = 64, 8
+gru = nn.GRU(E_t, E_t, batch_first=True)
+sa_t = SelfAttention(E_t)
+
+
+def self_attention_layer(x):  # (B, L, E) -> (B, L, E)
+    return F.scaled_dot_product_attention(sa_t.W_q(x), sa_t.W_k(x), sa_t.W_v(x))
+
+
+times = {}
+with torch.no_grad():
+    for L_t in (16, 64, 256, 1024):
+        x_t = torch.randn(B_t, L_t, E_t)
+        times[L_t] = (best_time(lambda x=x_t: gru(x)), best_time(lambda x=x_t: self_attention_layer(x)))  # seconds
+
+# %% tags=["nbval-ignore-output"]
+print(f"{'L':>6} {'GRU (ms)':>10} {'self-attention (ms)':>20} {'attention / GRU':>16}")
+for L_t, (t_gru, t_att) in times.items():
+    print(f"{L_t:>6} {1e3 * t_gru:>10.2f} {1e3 * t_att:>20.2f} {t_att / t_gru:>16.2f}")
+
+# %%
+ratio = {L_t: t_att / t_gru for L_t, (t_gru, t_att) in times.items()}
+print("at L = 64 the self-attention layer is faster than the GRU:", ratio[64] < 1)
+print("from L = 256 to 1024, attention's time grows by more than the GRU's:",
+      times[1024][1] / times[256][1] > times[1024][0] / times[256][0])
+print("attention / GRU is larger at L = 1024 than at L = 16:", ratio[1024] > ratio[16])
+
+# %% [markdown]
+# At short lengths (64 tokens here) the attention layer wins even on one CPU thread: it is a few large matrix
+# products, while the GRU takes $L$ small steps one after another. As $L$ grows, attention's $L^2$ term takes over
+# and its time grows faster than the GRU's, which is linear in $L$, just as the table predicts (the length where
+# the two cross depends on the machine; see the table above). On a GPU the sequential steps hurt the RNN far more, since
+# thousands of cores wait for each step. What made self-attention win is the other two columns: every position is
+# one step from every other, and the whole sequence is processed at once. Its $L^2$ cost is the subject of
+# [notebook 10](10_local_and_global_attention.ipynb) (attend to fewer keys) and
+# [notebook 12](12_flash_attention.ipynb) (never store the $L \times L$ scores).
 #
 # ## Exercises
 #
@@ -761,7 +1080,12 @@ check.causal_self_attention(my_causal_self_attention, record=False)
 #   dog" give the same outputs;
 # - build sinusoidal encodings (added to $x$, a fixed offset is a rotation, the dot product of two encodings
 #   depends only on their distance) and rotary embeddings (queries and keys rotated, the score depends only on
-#   $n - m$, lengths unchanged).
+#   $n - m$, lengths unchanged);
+# - add ALiBi's bias $-m_h (i - j)$ to the scores as a float mask, and read T5's bucketed, learned bias;
+# - say what each scheme does past the training length: learned positions cannot run, sinusoidal ones degrade,
+#   RoPE degrades less, and ALiBi holds where "prefer the nearest" is the right rule (and only there);
+# - compare self-attention with recurrence: $O(L^2 E)$ against $O(L E^2)$ per layer, but one sequential step and a
+#   path of length 1 instead of $L$.
 #
 # ## Common pitfalls
 # - **Scaling by $\sqrt{E}$.** The scale belongs to the dot product of $q$ and $k$, whose width is the head width
@@ -775,14 +1099,28 @@ check.causal_self_attention(my_causal_self_attention, record=False)
 # - **Mixing RoPE layouts.** "Rotate half" pairs $(i, i + D/2)$, the original RoFormer pairs $(2i, 2i+1)$. Both
 #   are correct, but weights trained with one give wrong results with the other (a classic bug when converting
 #   checkpoints).
-# - **Causal masks as a position scheme.** A causal mask carries some order information, but it is no substitute
-#   for a position encoding.
+# - **ALiBi's slopes for the wrong number of heads.** The slopes depend on $H$ ($2^{-8h/H}$), and for $H$ not a
+#   power of two they interleave; computing them for another $H$ runs silently with weaker or stronger biases.
+# - **Expecting any scheme to extrapolate for free.** Past the training length, learned tables end, sinusoidal
+#   inputs are new to the model, and RoPE meets unseen offsets; ALiBi's fixed recency only helps where recency is
+#   what the task needs.
+# - **Counting on the causal mask for positions.** A causal language model without position encodings can infer
+#   some order from its mask (Haviv et al., 2022), but an encoder has no such mask; most models give positions
+#   explicitly.
 #
 # ## Further reading
 # - A. Vaswani et al., [*Attention Is All You Need*](https://arxiv.org/abs/1706.03762) (2017): section 3.2 (scaled
-#   dot-product and self-attention) and section 3.5 (sinusoidal position encodings, and the offset as a linear map).
+#   dot-product and self-attention), section 3.5 (sinusoidal position encodings, and the offset as a linear map)
+#   and section 4 with Table 1 (self-attention against recurrent and convolutional layers).
 # - J. Su, Y. Lu, S. Pan, A. Murtadha, B. Wen, Y. Liu, [*RoFormer: Enhanced Transformer with Rotary Position
 #   Embedding*](https://arxiv.org/abs/2104.09864) (2021): rotary embeddings and their relative-position property.
+# - O. Press, N. A. Smith, M. Lewis, [*Train Short, Test Long: Attention with Linear Biases Enables Input Length
+#   Extrapolation*](https://arxiv.org/abs/2108.12409) (ICLR 2022): ALiBi, its slopes and its length tests; the
+#   slopes for any $H$ follow [the authors' code](https://github.com/ofirpress/attention_with_linear_biases).
+# - C. Raffel et al., [*Exploring the Limits of Transfer Learning with a Unified Text-to-Text
+#   Transformer*](https://arxiv.org/abs/1910.10683) (JMLR 2020), section 2.1: T5's bucketed relative position
+#   bias; P. Shaw, J. Uszkoreit, A. Vaswani, [*Self-Attention with Relative Position
+#   Representations*](https://arxiv.org/abs/1803.02155) (2018), the first relative scheme.
 # - J. Alammar, [*The Illustrated Transformer*](https://jalammar.github.io/illustrated-transformer/): self-attention
 #   and positional encodings in pictures.
 # - S. Raschka, *Build a Large Language Model (From Scratch)* (Manning, 2024), chapter 3 and

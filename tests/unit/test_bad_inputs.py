@@ -679,7 +679,9 @@ def naive_bucket(n, bidirectional, num_buckets, max_distance):
     exact = half // 2
     if distance < exact:
         return bucket + distance
-    return bucket + min(exact + int(math.log(distance / exact) / math.log(max_distance / exact) * (half - exact)), half - 1)
+    # + 1e-9: a boundary that is a whole number (log(4)/log(32)·5 = 2) stays one in float64 (T5's float32 gets it right)
+    large = exact + int(math.log(distance / exact) / math.log(max_distance / exact) * (half - exact) + 1e-9)
+    return bucket + min(large, half - 1)
 
 
 def _bucket_options(a):
