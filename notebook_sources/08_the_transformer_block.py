@@ -79,7 +79,8 @@ DEVICE = device()
 #
 # ## 1. Why attention needs a block around it (core)
 #
-# Recall what one attention layer computes for token $i$ (notebooks 06 and 07, one head, biases included):
+# Recall what one attention layer computes for token $i$ (notebooks 06 and 07, one head, so $D = E$, biases
+# included):
 #
 # $$\mathrm{out}_i = W_o \sum_j w_{ij}\,(W_v x_j + b_v) + b_o, \qquad w_{ij} = \mathrm{softmax}_j\!\left(
 # \frac{q_i \cdot k_j}{\sqrt{D}}\right).$$
@@ -389,7 +390,7 @@ def block_by_hand(block, x):
 torch.manual_seed(6)  # the block's initial weights
 g_block = torch.Generator().manual_seed(6)
 block = TransformerBlock(embed_dim=16, num_heads=2)
-x_block = torch.randn(2, 5, 16, generator=g_block)  # (B, L, E)
+x_block = torch.randn(3, 5, 16, generator=g_block)  # (B, L, E)
 with torch.no_grad():
     torch.testing.assert_close(block_by_hand(block, x_block), block(x_block)[0])
 print("block_by_hand(block, x) = TransformerBlock.forward(x)")
@@ -397,7 +398,7 @@ print("parameters:", {name: sum(p.numel() for p in part.parameters())
                       for name, part in block.named_children() if part is not None})
 
 # %% [markdown]
-# And the shapes, traced through the attention ($B = 2$, $L = 5$, $E = 16$, $H = 2$, so $D = 8$). The block asks
+# And the shapes, traced through the attention ($B = 3$, $L = 5$, $E = 16$, $H = 2$, so $D = 8$). The block asks
 # `MultiHeadAttention` for its fast path, PyTorch's fused `scaled_dot_product_attention`, which returns no weights,
 # so no line for scores appears; with `need_weights=True` the manual path of notebook 07 runs instead. Everything
 # outside the attention keeps the shape `(B, L, E)`: that is what lets blocks stack.
