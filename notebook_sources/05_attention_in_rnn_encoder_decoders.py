@@ -21,7 +21,7 @@
 # synthesis (2013); see Further reading.) This notebook rebuilds that story on a task small enough to train on a
 # laptop CPU in seconds: reading dates written by humans ("on saturday the 21st of november 2026") and writing them
 # in ISO form ("2026-11-21"). You will measure the bottleneck, derive the additive score and the multiplicative
-# scores that followed it, train five variants side by side and watch the model learn which characters to read.
+# scores that followed it, train four variants side by side and watch the model learn which characters to read.
 #
 # **Learning goals.** After this notebook you can
 # - **explain**, with a measurement, why a fixed summary vector fails as inputs carry more information;
@@ -182,8 +182,10 @@ plt.show()
 # h_t &= (1 - z_t) \odot n_t + z_t \odot h_{t-1} && \text{a per-coordinate mix of the two}
 # \end{aligned}$$
 #
-# Each coordinate of $h_t$ is a weighted average of a $\tanh$ output and the old state, so a state that starts
-# inside $(-1, 1)$ stays there; section 8 will need that.
+# This is PyTorch's form (`nn.GRU`, as in cuDNN). Cho et al. apply the reset gate before the product,
+# $U_n (r_t \odot h_{t-1})$; the two train about equally well, and PyTorch's lets $U_n h_{t-1}$ be computed before
+# $r_t$ is known. Each coordinate of $h_t$ is a weighted average of a $\tanh$ output and the old state, so a state
+# that starts inside $(-1, 1)$ stays there; section 8 will need that.
 #
 # **Bidirectional.** A forward GRU's state $\overrightarrow{h}_j$ at position $j$ has read characters $1..j$; a
 # second GRU reading right to left gives $\overleftarrow{h}_j$, which has read $j..S$. Side by side,
@@ -557,9 +559,10 @@ print("weight on the padding of sentence 1:", float(w_concat[1, :, 2:].sum().det
 #
 # ## 5. Training every variant (core)
 #
-# Now the comparison. Five models made by `build` (section 2), so with the same encoder (`embed_dim=32`,
+# Now the comparison. Four models made by `build` (section 2), so with the same encoder (`embed_dim=32`,
 # `hidden_dim=32`) and the same decoder (`embed_dim=16`, `hidden_dim=64`, `encoder_dim=64`), differing only in the
-# `attention` module: none (the baseline), additive, and Luong's dot, general and concat. Each starts from
+# `attention` module: none (the baseline), additive, and Luong's dot and general. (Luong's concat is not trained
+# again: section 4 showed that it computes exactly the additive score.) Each starts from
 # `torch.manual_seed(0)` and trains for 250 steps of 64 examples (1.6 passes over the data) with Adam at a learning
 # rate of $8 \cdot 10^{-3}$.
 #
@@ -578,7 +581,6 @@ VARIANTS = {
     "additive": lambda: AdditiveAttention(64, 64, 32),
     "dot": lambda: LuongAttention(64, 64, "dot"),
     "general": lambda: LuongAttention(64, 64, "general"),
-    "concat": lambda: LuongAttention(64, 64, "concat", hidden_dim=32),
 }
 models, losses = {}, {}
 for name, make_attention in VARIANTS.items():
@@ -647,7 +649,7 @@ print("parameters:", ", ".join(f"{name} {n:,}" for name, n in n_params.items()))
 # are the *shortest*: by far its worst format is m/d/yy ("11/21/26" in section 1), which gives the least to go on:
 # the century must be inferred from two digits, and the month and the day have one or two digits each, so the model
 # must work out where each ends before it can write it with two. A long date is harder to *read* (more filler to
-# skip) but not harder to *carry*. The four scores end close together; if one lags, the likely one is *general*,
+# skip) but not harder to *carry*. The three scores end close together; if one lags, the likely one is *general*,
 # which must first learn a full $64 \times 64$ matrix before its dot products mean anything.
 #
 # Learning curves tell the same story step by step (the loss is the cross-entropy per output character under
