@@ -260,6 +260,7 @@ outputs = torch.stack([o for o, _ in results])  # (L, Ev)
 weights = torch.stack([w for _, w in results])  # (L, S)
 print("outputs (price €/kg, kcal):")
 print(outputs)
+print("scores of 'sweet & sour':", ", ".join(f"{n} {sc:.3g}" for n, sc in zip(items, keys @ queries[3])))
 
 # %%
 ax = plot_attention(weights, query_names, items, title="Soft lookup in the greengrocer's table")
@@ -270,7 +271,7 @@ plt.show()
 # %% [markdown]
 # Each row sums to 1. "Sour" goes mostly to the lemon, "sweet" mostly to the banana, and
 # "sweet & sour" finds the cherry but spreads the other half of its weight evenly over apple,
-# lemon and banana, which match it equally well (score 3 each).
+# lemon and banana, which match it equally well (score 3 each, against the cherry's 4).
 #
 # ### Sharpening: soft lookup approaches hard lookup
 #
@@ -580,8 +581,7 @@ print(f"{'the true f (noise floor)':<26}{'-':>8}{mse_truth:>#15.3g}")
 #
 # The left panel below shows why, with both losses as functions of $h$: the loss "with itself"
 # only ever decreases as $h \to 0$, so gradient descent slides down to 0; the leave-one-out loss
-# has a valley, and its bottom sits close to the bottom of the held-out curve, which training
-# never sees. Right: the fit with the learned bandwidth.
+# has a valley. Right: the fit with the learned bandwidth.
 
 # %%
 h_range = torch.logspace(-1.5, 0.5, 60)  # 0.03 ... 3.2
@@ -591,6 +591,8 @@ with torch.no_grad():
     curve_test = [mse(gaussian_kernel_weights(x_test, x_train, h) @ y_train, y_test) for h in h_range]
     fit = model_loo(x_grid, x_train, y_train)  # (L,)
 print("every curve finite:", all(np.isfinite(curve_self + curve_loo + curve_test)))
+print(f"h at the bottom of the leave-one-out curve: {h_range[int(np.argmin(curve_loo))]:.2f}; "
+      f"of the held-out curve: {h_range[int(np.argmin(curve_test))]:.2f}")
 
 fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(13, 4))
 ax0.plot(h_range, curve_self, label="training, each point sees itself")
@@ -614,13 +616,17 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
+# The leave-one-out valley bottoms out at $h = 0.26$ on this grid, next to the bottom of the
+# held-out curve at $h = 0.28$, a curve training never sees.
+#
 # Two things carry over to every attention layer. The output is always a weighted average of
 # the values, so it stays inside their range: note how the fit bends inwards at both ends of the
 # data, where all the neighbours lie on one side. And a query that may attend to a copy of its
 # own answer will learn to copy it, so training must keep the answer out of reach.
 #
-# How depends on where the answer sits. Here it sits on the **diagonal**: key $i$ carries $y_i$,
-# the very value query $i$ must predict, so leave-one-out hides the diagonal and nothing else.
+# How depends on where the answer sits. Here it sits on the **diagonal**: query $i$ is $x_i$,
+# identical to key $i$, whose value is $y_i$, the very number query $i$ must predict, so
+# leave-one-out hides the diagonal and nothing else.
 # A language model is arranged differently. Its target at position $t$ is the *next* token,
 # $t + 1$ (inputs and targets are the same text shifted by one), so the answer sits in the
 # future. Its **causal mask** (notebook 04) hides the future and *keeps* the diagonal: token $t$
@@ -722,8 +728,9 @@ for i, name in enumerate(rated_films):
 #
 # with the softmax along each row. Notebook 04 adds one factor, $1/\sqrt{D}$, in front of
 # $Q K^\top$, where $D$ is the width of the queries and keys ($D = E$ here: they are the raw
-# feature vectors). It tames the length effect seen in the sharpening section; notebook 04 adds
-# batching and masks too. The
+# feature vectors). It is one constant per width: it keeps the typical size of the scores from
+# growing with $D$, but it cannot undo length differences between individual keys (section 4's
+# films rank the same under any constant scale). Notebook 04 adds batching and masks too. The
 # package's `scaled_dot_product_attention` with that factor switched off (`scale=1.0`) is our
 # soft lookup, for all queries at once:
 
@@ -827,9 +834,11 @@ check.kernel_weights(my_kernel_weights, record=False)
 #   exact arithmetic, but at a very small bandwidth a row's only non-zero weight may be the
 #   masked one, and renormalising then divides 0 by 0. Masking the scores before the softmax
 #   is the robust order (notebook 04).
-# - **Unscaled dot products of long vectors.** The longer the query or key, the sharper the
-#   softmax, until it is effectively an argmax with vanishing gradients; notebook 04's
-#   $1/\sqrt{D}$ addresses this.
+# - **Unscaled dot products of wide vectors.** The scores of wider vectors are typically larger,
+#   so the softmax sharpens towards an argmax with vanishing gradients; notebook 04's
+#   $1/\sqrt{D}$ keeps their typical size from growing with $D$. Being one constant, it does not
+#   undo length differences between individual keys (section 4): cosine scores or learned
+#   lengths do.
 # - **Expecting extrapolation.** A weighted average of the values never leaves their range.
 #
 # ## Further reading

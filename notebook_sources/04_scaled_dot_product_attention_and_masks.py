@@ -554,10 +554,10 @@ cases = [  # (label, q shape, k shape, v shape, attn_mask, is_causal)
     ("L = 1", (2, 1, 8), (2, 7, 8), (2, 7, 3), None, False),
     ("odd D = 5, Ev = 3", (4, 5), (6, 5), (6, 3), None, False),
     ("heads, padding mask (B, 1, 1, S)", (2, 3, 4, 6), (2, 3, 5, 6), (2, 3, 5, 7), padding_mask([5, 2])[:, None, None, :], False),
-    ("heads, one (L, S) mask for all", (2, 3, 4, 8), (2, 3, 5, 8), (2, 3, 5, 8), random_mask(4, 5) | causal_mask(4, 5), False),
+    ("heads, one (L, S) mask for all", (2, 3, 4, 8), (2, 3, 5, 8), (2, 3, 5, 9), random_mask(4, 5) | causal_mask(4, 5), False),
     ("float mask with biases and -inf", (2, 3, 7), (2, 6, 7), (2, 6, 4), float_mask, False),
     ("is_causal, L < S", (2, 3, 8), (2, 6, 8), (2, 6, 4), None, True),
-    ("is_causal, L > S", (1, 2, 6, 8), (1, 2, 4, 8), (1, 2, 4, 4), None, True),
+    ("is_causal, L > S", (1, 2, 6, 8), (1, 2, 4, 8), (1, 2, 4, 5), None, True),
     ("a fully masked row", (2, 1, 4, 8), (2, 1, 5, 8), (2, 1, 5, 3), row_blocked, False),
 ]
 for label, q_shape, k_shape, v_shape, mask, is_causal in cases:

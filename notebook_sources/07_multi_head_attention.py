@@ -31,9 +31,9 @@
 # - **compute** what grouped-query and multi-query attention save in parameters and in KV-cache memory.
 #
 # **Prerequisites.** [04 · Scaled dot-product attention and masks](04_scaled_dot_product_attention_and_masks.ipynb)
-# (batched attention over leading axes, the $1/\sqrt{D}$ scale, masks and their conventions across libraries) and
-# [06 · Self-attention and positions](06_self_attention_and_positions.ipynb) (queries, keys and values projected
-# from one sequence).
+# (batched attention over leading axes, the $1/\sqrt{D}$ scale, padding and causal masks; 04's optional section 7 on
+# library conventions helps for section 5) and [06 · Self-attention and positions](06_self_attention_and_positions.ipynb)
+# (queries, keys and values projected from one sequence).
 #
 # **Time.** About 55 minutes of study (the notebook runs in a few seconds).
 
@@ -583,9 +583,9 @@ with torch.no_grad():
 # %% [markdown]
 # ## 5. Mask conventions side by side (core)
 #
-# Notebook 04 listed the conventions; here they meet in one module. The course (and `F.scaled_dot_product_attention`)
-# uses boolean masks with **True = may attend**. `nn.MultiheadAttention` takes two masks with the **opposite**
-# meaning:
+# Notebook 04's optional section 7 listed the conventions; here they are, in one module. The course (and
+# `F.scaled_dot_product_attention`) uses boolean masks with **True = may attend**. `nn.MultiheadAttention` takes two
+# masks with the **opposite** meaning:
 # - `attn_mask`, shape `(L, S)` (or `(B·H, L, S)`, one per sentence and head): **True = not allowed**. The causal
 #   mask is therefore `triu(1)`, True above the diagonal, on the future.
 # - `key_padding_mask`, shape `(B, S)`: **True = ignore this key**, because it is padding.
@@ -944,19 +944,21 @@ k_sd = torch.randn(2, 4, 5, 6, generator=g_sd)  # (B, H, S, D)
 v_sd = torch.randn(2, 4, 5, 6, generator=g_sd)  # (B, H, S, D)
 torch.manual_seed(82)  # SDPA draws its masks from the global generator
 first = F.scaled_dot_product_attention(q_sd, k_sd, v_sd, dropout_p=0.25)  # (B, H, L, D)
-second = F.scaled_dot_product_attention(q_sd, k_sd, v_sd, dropout_p=0.25)
+second = F.scaled_dot_product_attention(q_sd, k_sd, v_sd, dropout_p=0.25)  # the generator has moved on
+torch.manual_seed(82)  # back to the state before `first`
+again = F.scaled_dot_product_attention(q_sd, k_sd, v_sd, dropout_p=0.25)
 # (B, H, L, D) @ (B, H, D, S) -> (B, H, L, S); then (B, H, L, S) @ (B, H, S, D) -> (B, H, L, D)
 no_dropout = softmax(q_sd @ k_sd.transpose(-2, -1) / math.sqrt(6), dim=-1) @ v_sd
 print("dropout_p=0.25, called twice: the same output:", torch.equal(first, second))
+print("dropout_p=0.25 after re-seeding with 82: the same output as the first call:", torch.equal(first, again))
 print("dropout_p=0.0 equals attention without dropout:",
       torch.allclose(F.scaled_dot_product_attention(q_sd, k_sd, v_sd, dropout_p=0.0), no_dropout, atol=1e-6))
 
 # %% [markdown]
-# Two calls with `dropout_p=0.25` differ, even though no module is in training mode anywhere. A fused kernel never
-# stores the $L \times S$ weights, so it cannot keep an $L \times S$ dropout mask for the backward pass either:
-# FlashAttention (Dao et al. 2022, appendix B) saves only the random generator's state in the forward pass
-# (algorithm 2) and regenerates the same mask from it in the backward pass (algorithm 4). Notebook 12 builds that
-# kernel without dropout.
+# Two calls with `dropout_p=0.25` differ, even though no module is in training mode anywhere: each call draws a
+# fresh dropout mask from PyTorch's global random generator, which the first call has moved on. Re-seeding the
+# generator before a call repeats its mask exactly (notebook 12 shows how a fused kernel regenerates the mask instead
+# of storing it).
 #
 # ## 9. Appendix: PyTorch's per-sentence masks (optional)
 #
