@@ -135,19 +135,23 @@ def alibi_slopes(num_heads: int) -> torch.Tensor:
     return torch.tensor(slopes, dtype=torch.float32)
 
 
-def alibi_bias(num_heads: int, L: int, S: int | None = None, *, causal: bool = False) -> torch.Tensor:
+def alibi_bias(num_heads: int, L: int, S: int | None = None, *, causal: bool = False,
+               align: str = "top-left") -> torch.Tensor:
     """ALiBi (Press et al., 2022): a bias ``-slope_h · |i - j|`` on the score of query ``i`` and key ``j``.
 
     Added to the scores like a float mask (``attn_mask``), it makes each head prefer near keys, at any length.
-    Queries sit at positions ``0..L-1`` and keys at ``0..S-1`` (top-left, as :func:`causal_mask`).
+    Keys sit at positions ``0..S-1``; queries at ``0..L-1`` (``"top-left"``, as :func:`causal_mask`) or at
+    ``S-L..S-1`` (``"bottom-right"``: the last query at the last key, as decoding with a cache needs).
 
     Args:
         num_heads: ``H``, the number of slopes (:func:`alibi_slopes`).
         L: number of queries.
         S: number of keys (defaults to ``L``).
         causal: give future keys (``j > i``) ``-inf``, so the bias is also the causal mask. Without it the
-            bias is symmetric, ``-slope · |i - j|``; a causal model that combines it with a boolean causal
-            mask gets the paper's ``-slope · (i - j)`` on the keys it may see.
+            bias is symmetric, ``-slope · |i - j|`` (an extension for encoders; the paper covers causal models
+            only); a causal model that combines it with a boolean causal mask gets the paper's
+            ``-slope · (i - j)`` on the keys it may see.
+        align: ``"top-left"`` or ``"bottom-right"``, where the queries sit when ``L != S``.
 
     Returns:
         ``(H, L, S)`` float32 bias. Introduced in notebook 06.
@@ -157,7 +161,10 @@ def alibi_bias(num_heads: int, L: int, S: int | None = None, *, causal: bool = F
     S = L if S is None else require_int("S", S)
     if not isinstance(causal, bool):
         raise TypeError(f"causal: expected True or False, got {causal!r}")
-    offset = relative_positions(torch.arange(L), torch.arange(S))  # (L, S): i - j, how far back key j is
+    if align not in ("top-left", "bottom-right"):
+        raise ValueError(f"align: expected 'top-left' or 'bottom-right', got {align!r}")
+    first = 0 if align == "top-left" else S - L  # the position of query 0 (negative if L > S)
+    offset = relative_positions(torch.arange(L) + first, torch.arange(S))  # (L, S): i - j, how far back key j is
     bias = slopes[:, None, None] * (-offset.abs()).float()  # (H, 1, 1) * (L, S) -> (H, L, S); no -0.0
     return bias.masked_fill(offset < 0, float("-inf")) if causal else bias
 

@@ -124,7 +124,8 @@ for w, row in zip(words, x):
 
 # %%
 i = words.index("bites")
-scores_i = torch.stack([x[i] @ x[j] for j in range(L)]) / math.sqrt(E)  # (L,): one score per token j; D = E here
+D = E  # q = k = x, so D = E
+scores_i = torch.stack([x[i] @ x[j] for j in range(L)]) / math.sqrt(D)  # (L,): one score per token j
 weights_i = softmax(scores_i, dim=0)  # (L,): sums to 1
 out_i = sum(weights_i[j] * x[j] for j in range(L))  # (E,): the weighted average of the tokens
 
@@ -149,9 +150,9 @@ print("output of 'bites':", dict(zip(FEATURES, [round(float(v), 3) for v in out_
 # second one.
 
 # %%
-out_loop = torch.stack([softmax(x[i] @ x.T / math.sqrt(E), dim=0) @ x for i in range(L)])  # L times (L,) @ (L, E)
+out_loop = torch.stack([softmax(x[i] @ x.T / math.sqrt(D), dim=0) @ x for i in range(L)])  # L times (L,) @ (L, E)
 
-scores = x @ x.T / math.sqrt(E)  # (L, E) @ (E, L) -> (L, L): scores[i, j] = x_i · x_j / sqrt(E)
+scores = x @ x.T / math.sqrt(D)  # (L, E) @ (E, L) -> (L, L): scores[i, j] = x_i · x_j / sqrt(D)
 weights = softmax(scores, dim=-1)  # (L, L): row i is token i's weights over the sentence
 out = weights @ x  # (L, L) @ (L, E) -> (L, E)
 
@@ -696,7 +697,7 @@ for w in ("dog", "bites", "man"):
 # inputs.
 
 # %% [markdown]
-# ## 6. Biases on the scores: ALiBi and T5 relative positions (core)
+# ## 6. Biases on the scores: ALiBi (core)
 #
 # Sinusoidal and learned encodings put positions into the token vectors, where they mix with content (section 4).
 # RoPE moved them into the comparison of $q$ and $k$. A third family goes one step further and leaves $q$ and $k$
@@ -712,7 +713,9 @@ for w in ("dog", "bites", "man"):
 # $h = 1..H$, so some heads look very locally and others almost uniformly. (For $H$ not a power of two the paper's
 # code takes the slopes of the nearest smaller power of two and fills in every other slope of the next larger one.)
 # `alibi_slopes(H)` gives them and `alibi_bias(H, L, S)` the $(H, L, S)$ bias, with `causal=True` also blocking
-# future keys with $-\infty$.
+# future keys with $-\infty$. Without `causal=True` the bias is symmetric, $-m_h |i - j|$, so later keys are
+# penalised too (an extension for encoders; the paper covers causal models only). Queries sit top-left, at
+# $0..L-1$, like `causal_mask(L, S)`; with a KV cache query $i$ sits at $S - L + i$, so use `align="bottom-right"`.
 
 # %%
 print("slopes, H = 8:", alibi_slopes(8).tolist())
@@ -720,6 +723,7 @@ print("slopes, H = 6:", alibi_slopes(6).tolist())
 print("slopes, H = 1:", alibi_slopes(1).tolist())
 bias_ex = alibi_bias(8, 5, 7)  # (H, L, S) = (8, 5, 7): 5 queries, 7 keys
 print("alibi_bias(8, 5, 7):", tuple(bias_ex.shape), " head 0, query 4:", bias_ex[0, 4].tolist())
+print('align="bottom-right", head 0, query 4:', alibi_bias(8, 5, 7, align="bottom-right")[0, 4].tolist())
 
 L_b = 10
 bias_c = alibi_bias(8, L_b, causal=True)  # (H, L, L): -slope · (i - j), -inf above the diagonal
@@ -869,8 +873,8 @@ print("two back: ALiBi stays below 0.3 at every length:", all(a < 0.3 for a in t
 # - **Learned absolute positions** cannot even run past the training length: there is no vector for position 32.
 # - **Sinusoidal** encodings run at any length, but the model only ever saw positions 0..31; at 64 and 128 its
 #   accuracy on "latest letter" drops far below its near-perfect score at 32.
-# - **RoPE** makes the score depend on the offset only, so it degrades much less; but offsets beyond 31 were never
-#   trained either, and its accuracy slips as they grow.
+# - **RoPE** lets position enter the score only through the offset, so it degrades much less; but offsets beyond
+#   31 were never trained either, and its accuracy slips as they grow.
 # - **ALiBi** is as good at 128 as at 32. Its bias *is* the rule "prefer the nearest", which is what "latest
 #   letter" asks for, so nothing about it changes with length.
 # - The other side of the same coin: on "two back" one ALiBi layer fails at every length, even the trained one.
@@ -881,37 +885,6 @@ print("two back: ALiBi stays below 0.3 at every length:", all(a < 0.3 for a in t
 # So ALiBi extrapolates where its built-in recency is the right prior, as it largely is for language modelling
 # (the paper's tasks); that is a bias, not a free lunch. Deeper models with several heads may combine layers to
 # reach a fixed offset; here we measured one layer with one head.
-#
-# ### 6.3 T5's learned buckets (optional)
-#
-# T5 (Raffel et al., 2020) also adds a number to each score that depends on the offset $j - i$, but **learns** it:
-# one number per head for each of 32 buckets of offsets. Small distances get a bucket each; larger ones share
-# buckets whose width grows on a log scale up to `max_distance` (128), and everything farther falls into the last
-# bucket, so any length can be handled. In the encoder, keys before and after the query use separate halves.
-
-# %%
-offsets_t5 = torch.tensor([0, -1, -2, -7, -8, -12, -20, -50, -127, -128, -1000, 1, 2, 8, 50, 1000])  # j - i
-buckets_enc = relative_position_bucket(offsets_t5)  # encoder: bidirectional, 32 buckets, max_distance 128
-buckets_dec = relative_position_bucket(offsets_t5, bidirectional=False)  # decoder: keys after the query are masked
-print(f"{'offset j - i':>13} {'encoder':>8} {'decoder':>8}")
-for n, b_e, b_d in zip(offsets_t5.tolist(), buckets_enc.tolist(), buckets_dec.tolist()):
-    print(f"{n:>13} {b_e:>8} {b_d:>8}")
-distance = torch.arange(300)
-back = relative_position_bucket(-distance)  # (300,): encoder buckets of keys 0..299 positions before the query
-spans = [(k, int(distance[back == k].min()), int(distance[back == k].max())) for k in back.unique().tolist()]
-print("encoder, keys before the query, bucket: distances")
-print("  " + ", ".join(f"{k}: {lo}" if lo == hi else f"{k}: {lo}-{hi}" for k, lo, hi in spans[:-1])
-      + f", {spans[-1][0]}: {spans[-1][1]} and more")
-t5_bias = RelativePositionBias(num_heads=3)  # its table: (32 buckets, H = 3), learned with the model
-print("RelativePositionBias(3)(5, 7):", tuple(t5_bias(5, 7).shape), "= (H, L, S), added to the scores like ALiBi's")
-
-# %% [markdown]
-# In the encoder, distances 0..7 get a bucket each; then the buckets widen by a factor $16^{1/8} \approx 1.4$ each
-# (8-11, 12-15, 16-22, ...), and every key 91 or more positions back lands in bucket 15. The last bucket starts at
-# 91, not at `max_distance` = 128: 128 is where a next bucket would begin. Keys after the query use buckets 16..31
-# the same way. The decoder, whose future keys are masked anyway, spends all 32 buckets on keys before the query (16
-# exact). Unlike ALiBi's fixed slope, the learned numbers can favour any offset the buckets tell apart (so "two
-# back" is within reach); beyond the last boundary all keys look equally far, which is how T5 runs on any length.
 #
 # ## 7. Why self-attention replaced recurrence (core)
 #
@@ -946,7 +919,7 @@ def steps_from_first_to_last(one_step):
 
 
 for L_path in (16, 64):
-    rnn_step = torch.eye(L_path, dtype=torch.bool) | torch.eye(L_path, dtype=torch.bool).roll(1, dims=1)  # i -> i, i + 1
+    rnn_step = torch.ones(L_path, L_path, dtype=torch.bool).triu().tril(1)  # i -> i, i + 1
     attention_step = causal_mask(L_path).T  # i -> every j >= i: a causal layer (without the mask: every j)
     print(f"L = {L_path}: RNN {steps_from_first_to_last(rnn_step)} steps, "
           f"causal self-attention {steps_from_first_to_last(attention_step)} step")
@@ -977,24 +950,62 @@ with torch.no_grad():
 print(f"{'L':>6} {'GRU (ms)':>10} {'self-attention (ms)':>20} {'attention / GRU':>16}")
 for L_t, (t_gru, t_att) in times.items():
     print(f"{L_t:>6} {1e3 * t_gru:>10.2f} {1e3 * t_att:>20.2f} {t_att / t_gru:>16.2f}")
+growth_gru, growth_att = times[1024][0] / times[256][0], times[1024][1] / times[256][1]
+print(f"from L = 256 to 1024 (4 times longer): GRU time x{growth_gru:.1f}, self-attention time x{growth_att:.1f}")
 
 # %%
 ratio = {L_t: t_att / t_gru for L_t, (t_gru, t_att) in times.items()}
 print("at L = 64 the self-attention layer is faster than the GRU:", ratio[64] < 1)
-print("from L = 256 to 1024, attention's time grows by more than the GRU's:",
-      times[1024][1] / times[256][1] > times[1024][0] / times[256][0])
+print("from L = 256 to 1024, attention's time grows by more than the GRU's:", growth_att > growth_gru)
 print("attention / GRU is larger at L = 1024 than at L = 16:", ratio[1024] > ratio[16])
 
 # %% [markdown]
 # At short lengths (64 tokens here) the attention layer wins even on one CPU thread: it is a few large matrix
 # products, while the GRU takes $L$ small steps one after another. As $L$ grows, attention's $L^2$ term takes over
-# and its time grows faster than the GRU's, which is linear in $L$, just as the table predicts (the length where
-# the two cross depends on the machine; see the table above). On a GPU the sequential steps hurt the RNN far more, since
-# thousands of cores wait for each step. What made self-attention win is the other two columns: every position is
+# and its time grows faster than the GRU's, as the table predicts: the GRU's work is linear in $L$ (its measured
+# times on a CPU are noisy and can grow by more than the factor 4 from 256 to 1024), attention's is quadratic. Where
+# the two cross depends on the machine. On a GPU the sequential steps hurt the RNN far more, since thousands of cores
+# wait for each step. What made self-attention win is the other two columns: every position is
 # one step from every other, and the whole sequence is processed at once. Its $L^2$ cost is the subject of
 # [notebook 10](10_local_and_global_attention.ipynb) (attend to fewer keys) and
 # [notebook 12](12_flash_attention.ipynb) (never store the $L \times L$ scores).
+
+# %% [markdown]
+# ## 8. Appendix: T5's learned buckets (optional)
 #
+# T5 learns one bias per head for each bucket of offsets; the buckets widen on a log scale, so any length runs.
+#
+# T5 (Raffel et al., 2020) also adds a number to each score that depends on the offset $j - i$, but **learns** it:
+# one number per head for each of 32 buckets of offsets. Small distances get a bucket each; larger ones share
+# buckets whose width grows on a log scale up to `max_distance` (128), and everything farther falls into the last
+# bucket, so any length can be handled. In the encoder, keys before and after the query use separate halves.
+
+# %%
+offsets_t5 = torch.tensor([0, -1, -2, -7, -8, -12, -20, -50, -127, -128, -1000, 1, 2, 8, 50, 1000])  # j - i
+buckets_enc = relative_position_bucket(offsets_t5)  # encoder: bidirectional, 32 buckets, max_distance 128
+buckets_dec = relative_position_bucket(offsets_t5, bidirectional=False)  # decoder: keys after the query are masked
+print(f"{'offset j - i':>13} {'encoder':>8} {'decoder':>8}")
+for n, b_e, b_d in zip(offsets_t5.tolist(), buckets_enc.tolist(), buckets_dec.tolist()):
+    print(f"{n:>13} {b_e:>8} {b_d:>8}")
+distance = torch.arange(300)
+back = relative_position_bucket(-distance)  # (300,): encoder buckets of keys 0..299 positions before the query
+spans = [(k, int(distance[back == k].min()), int(distance[back == k].max())) for k in back.unique().tolist()]
+print("encoder, keys before the query, bucket: distances")
+print("  " + ", ".join(f"{k}: {lo}" if lo == hi else f"{k}: {lo}-{hi}" for k, lo, hi in spans[:-1])
+      + f", {spans[-1][0]}: {spans[-1][1]} and more")
+t5_bias = RelativePositionBias(num_heads=3)  # its table: (32 buckets, H = 3), learned with the model
+print("RelativePositionBias(3)(5, 7):", tuple(t5_bias(5, 7).shape), "= (H, L, S), added to the scores like ALiBi's")
+
+# %% [markdown]
+# In the encoder, distances 0..7 get a bucket each; then the buckets widen by a factor $16^{1/8} \approx 1.4$ each
+# (8-11, 12-15, 16-22, ...), and every key 91 or more positions back lands in bucket 15. The last bucket starts at
+# 91, not at `max_distance` = 128: 128 is where a next bucket would begin. Keys after the query use buckets 17..31
+# the same way (offset 1 is bucket 17; bucket 16 is never used, since offset 0 counts as before the query). The
+# decoder, whose future keys are masked anyway, spends all 32 buckets on keys before the query (16 exact). Unlike
+# ALiBi's fixed slope, the learned numbers can favour any offset the buckets tell apart (so "two back" is within
+# reach); beyond the last boundary all keys look equally far, which is how T5 runs on any length.
+
+# %% [markdown]
 # ## Exercises
 #
 # How the exercises work (a stub to complete, a check cell that names common mistakes, `check.hint("name")`
@@ -1081,7 +1092,8 @@ check.causal_self_attention(my_causal_self_attention, record=False)
 # - build sinusoidal encodings (added to $x$, a fixed offset is a rotation, the dot product of two encodings
 #   depends only on their distance) and rotary embeddings (queries and keys rotated, the score depends only on
 #   $n - m$, lengths unchanged);
-# - add ALiBi's bias $-m_h (i - j)$ to the scores as a float mask, and read T5's bucketed, learned bias;
+# - add ALiBi's bias $-m_h (i - j)$ to the scores as a float mask, and read T5's bucketed, learned bias
+#   (appendix, section 8);
 # - say what each scheme does past the training length: learned positions cannot run, sinusoidal ones degrade,
 #   RoPE degrades less, and ALiBi holds where "prefer the nearest" is the right rule (and only there);
 # - compare self-attention with recurrence: $O(L^2 E)$ against $O(L E^2)$ per layer, but one sequential step and a

@@ -666,8 +666,12 @@ def ref_alibi_bias(a):
     causal = a.get("causal", False)
     if not isinstance(causal, bool):
         raise TypeError("causal")
-    bias = torch.tensor([[[-math.inf if causal and j > i else -m * abs(i - j) for j in range(S)] for i in range(L)]
-                         for m in slopes], dtype=torch.float64)
+    align = a.get("align", "top-left")
+    if align not in ("top-left", "bottom-right"):
+        raise ValueError("align")
+    first = 0 if align == "top-left" else S - L  # query i sits at position first + i
+    bias = torch.tensor([[[-math.inf if causal and j > first + i else -m * abs(first + i - j) for j in range(S)]
+                          for i in range(L)] for m in slopes], dtype=torch.float64)
     return bias.reshape(len(slopes), L, S).float()
 
 
@@ -1223,10 +1227,12 @@ ROWS: list[Row] = [
         empty=empties("B L")),
     Row("positions.alibi_slopes", "alibi_slopes", lambda d: {"num_heads": d["H"] + d["L"] + 2},
         fn_call(positions.alibi_slopes), ref_alibi_slopes, sizes="H L", perturb={"num_heads": COUNT}),
-    Row("positions.alibi_bias", "alibi_bias", lambda d: {"num_heads": d["H"], "L": d["L"], "S": d["S"]},
+    Row("positions.alibi_bias", "alibi_bias",
+        lambda d: {"num_heads": d["H"], "L": d["L"], "S": d["S"], "align": ["top-left", "bottom-right"][d.seed % 2]},
         fn_call(positions.alibi_bias), ref_alibi_bias, sizes="H L S",
         perturb={"num_heads": COUNT, "L": INT_BAD, "S": INT_BAD[:-1] + [const("None", None, legal=True)],
-                 "causal": [const("True", True, legal=True), const("'yes'", "yes"), const("1", 1)]},
+                 "causal": [const("True", True, legal=True), const("'yes'", "yes"), const("1", 1)],
+                 "align": [const("'middle'", "middle"), const("None", None)]},
         empty=empties("L S")),
     Row("positions.relative_position_bucket", "relative_position_bucket",
         lambda d: {"relative_position": d.ids("L S", 400) - 200, "bidirectional": d.seed % 2 == 0},

@@ -117,16 +117,33 @@ def test_alibi_slopes_for_six_heads_interleave():
     assert alibi_slopes(6).tolist() == [1 / 4, 1 / 16, 1 / 64, 1 / 256, 1 / 2, 1 / 8]
 
 
-@given(H=st.integers(1, 9), L=st.integers(0, 7), S=st.integers(0, 9), causal=st.booleans())
-def test_alibi_bias_is_minus_slope_times_distance(H, L, S, causal):
-    bias = alibi_bias(H, L, S, causal=causal)
+@given(H=st.integers(1, 9), L=st.integers(0, 7), S=st.integers(0, 9), causal=st.booleans(),
+       align=st.sampled_from(["top-left", "bottom-right"]))
+def test_alibi_bias_is_minus_slope_times_distance(H, L, S, causal, align):
+    bias = alibi_bias(H, L, S, causal=causal, align=align)
     assert bias.shape == (H, L, S) and bias.dtype == torch.float32
     slopes = reference_slopes(H)
+    first = 0 if align == "top-left" else S - L  # query i sits at position first + i
     for h in range(H):
         for i in range(L):
             for j in range(S):
-                want = -math.inf if causal and j > i else -slopes[h] * abs(i - j)
+                want = -math.inf if causal and j > first + i else -slopes[h] * abs(first + i - j)
                 assert math.isclose(bias[h, i, j].item(), want, rel_tol=1e-6), (h, i, j)
+
+
+def test_alibi_bias_bottom_right_puts_the_last_query_at_the_last_key():
+    H, L, S = 4, 3, 7  # decoding with a cache: 3 new queries at positions 4, 5, 6 of 7 keys
+    bias = alibi_bias(H, L, S, causal=True, align="bottom-right")
+    slopes = torch.tensor(reference_slopes(H), dtype=torch.float64)
+    want = torch.full((H, L, S), -math.inf, dtype=torch.float64)
+    for i in range(L):
+        for j in range(S - L + i + 1):
+            want[:, i, j] = -slopes * (S - L + i - j)
+    torch.testing.assert_close(bias.double(), want, atol=1e-7, rtol=1e-6)  # float32 slopes against float64
+    assert (bias[:, -1] > -math.inf).all() and (bias[:, -1, -1] == 0).all()  # the last query sees every key
+    # the same as the last L rows of the full square bias, as a cache needs; and as causal_mask's alignment
+    torch.testing.assert_close(bias, alibi_bias(H, S, causal=True)[:, S - L:])
+    assert torch.equal(bias[0] > -math.inf, causal_mask(L, S, align="bottom-right"))
 
 
 def test_alibi_bias_as_a_float_mask_gives_the_causal_softmax_of_the_papers_bias():
@@ -180,7 +197,7 @@ def test_relative_position_bucket_matches_t5(bidirectional, num_buckets, max_dis
 
 def test_relative_position_bucket_t5_defaults_by_hand():
     offsets = torch.tensor([0, -1, -7, -8, -12, -16, -127, -128, -1000, 1, 8, 1000])
-    # encoder (bidirectional): 16 buckets per direction, 0..7 exact, keys after the query in 16..31
+    # encoder (bidirectional): 16 buckets per direction, 0..7 exact, later keys in 17..31 (16 never: offset 0 is 'before')
     assert relative_position_bucket(offsets).tolist() == [0, 1, 7, 8, 9, 10, 15, 15, 15, 17, 24, 31]
     # decoder: 32 buckets for keys before the query, 0..15 exact; every later key in bucket 0
     assert relative_position_bucket(offsets, bidirectional=False).tolist() == [0, 1, 7, 8, 12, 16, 31, 31, 31, 0, 0, 0]
@@ -215,3 +232,5 @@ def test_bias_bad_input():
         relative_position_bucket(torch.zeros(3, dtype=torch.long), bidirectional=False, max_distance=8)
     with pytest.raises(ValueError, match="num_buckets"):
         RelativePositionBias(2, num_buckets=3)
+    with pytest.raises(ValueError, match="align: expected 'top-left' or 'bottom-right', got 'middle'"):
+        alibi_bias(2, 3, 5, align="middle")
