@@ -944,7 +944,8 @@ plt.show()
 # The roofline counts the softmax's exponentials at the tensor cores' rate, but they run on far slower units, so the
 # fused kernel's roofline time is a bound that real kernels approach only by overlapping the two. The model counts
 # every FLOP at the tensor cores' peak, the softmax's 5 per score included. But tensor cores only multiply matrices.
-# The softmax runs on the ordinary float32 lanes (the datasheet's 67 TFLOP/s, not 989), and its exponential on the
+# The softmax runs on the ordinary float32 lanes (the datasheet's 67 TFLOP/s, which counts a fused multiply-add as two
+# FLOPs, so half that in single operations such as a max; not 989), and its exponential on the
 # **special-function units**, which compute $2^x$, $\log$ and the like: 16 results per SM per clock on an H100 (the
 # throughput table of NVIDIA's CUDA C++ Programming Guide), about 3.9 T exponentials per second in all, against
 # 989 TFLOP/s of float16 matrix products (Shah et al. 2024, FlashAttention-3, section 3.1). Attention needs one
@@ -954,12 +955,14 @@ plt.show()
 # %%
 EXP_PER_S = 3.9e12  # H100 SXM special-function throughput, exponentials per second (Shah et al. 2024, section 3.1)
 matmul_flops = attention_flops(B, H, L, L, D)  # the two products: 4 B H L S D
-print(f"{'D':>4} {'products at tensor-core peak':>29} {'exponentials (B H L S of them)':>31} {'4 more FLOPs per score':>23}")
+print(f"{'D':>4} {'products at tensor-core peak':>29} {'exponentials (B H L S of them)':>31} {'3 more operations per score':>29}")
 for D_exp in (64, 128):
     products_s = attention_flops(B, H, L, L, D_exp) / peak
     exp_s = B * H * L * L / EXP_PER_S
-    other_s = 4 * B * H * L * L / (H100["fp32 TFLOP/s"] * 1e12)  # max, subtract, sum, divide on the float32 lanes
-    print(f"{D_exp:>4} {products_s * 1e3:>26.3f} ms {exp_s * 1e3:>28.3f} ms {other_s * 1e3:>20.3f} ms")
+    # max, subtract, add on the float32 lanes: single operations, at half the datasheet rate (which counts an FMA as 2)
+    other_s = 3 * B * H * L * L / (H100["fp32 TFLOP/s"] / 2 * 1e12)
+    print(f"{D_exp:>4} {products_s * 1e3:>26.3f} ms {exp_s * 1e3:>28.3f} ms {other_s * 1e3:>26.3f} ms")
+print("3 more operations per score: max, subtract, add (the divide is once per row), each a single float32 operation")
 exp_s = B * H * L * L / EXP_PER_S
 print(f"\nD = {D}: roofline (every FLOP at tensor-core peak) {fused_total * 1e3:.3f} ms; "
       f"products, then exponentials, not overlapped: {(matmul_flops / peak + exp_s) * 1e3:.3f} ms "
@@ -968,8 +971,9 @@ print(f"FlashAttention-3's best reported float16 rate, 740 TFLOP/s, is {740e12 /
 
 # %% [markdown]
 # So the fused roofline time is a bound no kernel can beat, but not one a kernel can simply reach: done one after the
-# other, products and exponentials at $D = 64$ would run at only about half the peak, and the softmax's other four
-# FLOPs per score (last column) add a little more. The exponentials' time does not depend on $D$ while the products'
+# other, products and exponentials at $D = 64$ would run at only about half the peak, and the softmax's three other
+# operations per score (last column: max, subtract, add; a flash kernel divides once per row, not per score) add a
+# little more. The exponentials' time does not depend on $D$ while the products'
 # grows with it, so at $D = 128$ they take half as long as the products, as the FlashAttention-3 paper computes. Real
 # kernels hide them by overlapping: while the tensor cores multiply one tile, the special-function units exponentiate
 # another. FlashAttention-3 (Shah et al. 2024), built around that overlap on the H100, reports up to 740 TFLOP/s in
