@@ -50,13 +50,13 @@ def scaled_dot_product_attention(
     Same meaning as ``torch.nn.functional.scaled_dot_product_attention`` (without dropout).
 
     Args:
-        query: ``(..., L, E)``.
-        key: ``(..., S, E)``.
+        query: ``(..., L, D)``: D is the width of queries and keys.
+        key: ``(..., S, D)``.
         value: ``(..., S, Ev)``; leading axes of the three broadcast.
         attn_mask: broadcastable to ``(..., L, S)``. Boolean: True where a query may attend.
             Float: added to the scores (``-inf`` blocks a key).
         is_causal: apply ``causal_mask(L, S)`` (top-left aligned); not with ``attn_mask``.
-        scale: multiplies the scores; defaults to ``1 / sqrt(E)``.
+        scale: multiplies the scores; defaults to ``1 / sqrt(D)``.
         return_weights: also return the attention weights.
 
     Returns:
