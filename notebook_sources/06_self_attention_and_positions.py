@@ -19,8 +19,9 @@
 # token up, shows why it needs three learned projections, and then meets its blind spot: on its own, self-attention
 # does not know the order of the words, so "dog bites man" and "man bites dog" look the same to it. The cure is to
 # give it positions. We build the sinusoidal encodings of the original transformer, the rotary embeddings (RoPE) of
-# today's Llama-style models, and ALiBi, a bias on the scores, and measure which of them still work on sequences
-# longer than those trained on. Last, we see what self-attention gained over the recurrent networks of notebook 05.
+# today's large language models (Meta's Llama and the many models built like it), and ALiBi, a bias on the scores,
+# and measure which of them still work on sequences longer than those trained on. Last, we see what self-attention
+# gained over the recurrent networks of notebook 05.
 #
 # **Learning goals.** After this notebook you can
 # - **compute** self-attention by hand for one token, then for all tokens with one matrix product;
@@ -91,9 +92,9 @@ DEVICE = device()
 # A model sees a sentence as a matrix $X$ of shape $(L, E)$: one row, an **embedding**, per token. A trained model
 # learns its embeddings; to see what attention does with them we write them by hand, with six features whose
 # meaning we know. A 2 means "yes"; the 1s say that "hungry" is usually said of animals, "old" of people, and that
-# the subject of "bites" is usually an animal. (The 2s only make the dot products, and so the scores, large enough
-# to give clear weights: what sets how sharp the softmax is are the lengths of the vectors and the sizes of their
-# dot products, not the size of any single entry.)
+# the subject of "bites" is usually an animal. (Why 2s? A score is a dot product, so doubling the main features
+# multiplies their part of a score by 4, and softmax turns larger score differences into clearer weights. The 1s
+# stay small on purpose: a preference should count less than what a word is.)
 
 # %%
 FEATURES = ["noun", "verb", "adjective", "determiner", "animal", "human"]
@@ -553,10 +554,31 @@ for w in ("dog", "bites", "man"):
 print("the two 'the's have the same output:", torch.allclose(p1[0], p1[4], atol=1e-6))
 
 # %% [markdown]
-# Adding works, but it mixes what and where in one vector: after the projections, the score of two tokens has a
-# content–content term, two content–position cross terms and a position–position term, and only the last depends
-# on positions in the clean way of the table above. (GPT-2 and BERT *learn* the added vectors instead, one per
-# position up to a fixed maximum.)
+# Adding works, but it mixes what and where in one vector. A query is now $W_q(x_p + \mathrm{PE}[p])$ and a key
+# $W_k(x_n + \mathrm{PE}[n])$, so their score has four terms: content–content, two content–position cross terms,
+# and the position–position term, for the offset $k = n - p$,
+#
+# $$(W_q \mathrm{PE}[p]) \cdot (W_k \mathrm{PE}[p+k]) = \mathrm{PE}[p]^\top W_q^\top W_k\, \mathrm{PE}[p+k] .$$
+#
+# The table above had no matrix between the two encodings. With random projections ($D = 8$) in between, at the
+# fixed offset $k = 1$:
+
+# %%
+g = torch.Generator().manual_seed(6)
+W_q_pe, W_k_pe = torch.randn(2, 8, E_pe, generator=g, dtype=torch.float64) / math.sqrt(E_pe)  # (D, E) each, D = 8
+before = [float(pe64[p] @ pe64[p + 1]) for p in range(6)]  # PE[p] · PE[p + 1]
+after = [float((W_q_pe @ pe64[p]) @ (W_k_pe @ pe64[p + 1])) for p in range(6)]  # (D, E) @ (E,) -> (D,), twice
+print("p:                               ", list(range(6)))
+print("PE[p] · PE[p + 1]:               ", [round(t, 3) for t in before])
+print("(W_q PE[p]) · (W_k PE[p + 1]):   ", [round(t, 3) for t in after])
+print("after the projections the term changes with p:", max(after) - min(after) > 0.1)
+
+# %% [markdown]
+# Before the projections the term is the same at every $p$; after them it changes with $p$. The rotations of
+# $\mathrm{PE}[p]$ and $\mathrm{PE}[p+k]$ cancel down to the offset only when nothing sits between them, and
+# $W_q^\top W_k$ is in general not built from those same rotations. That is the motivation for RoPE, next: it
+# rotates $q$ and $k$ *after* the projections, so the score depends on position only through the offset.
+# (GPT-2 and BERT *learn* the added vectors instead, one per position up to a fixed maximum.)
 #
 # ## 5. Rotary position embeddings (RoPE) (core)
 #
@@ -569,10 +591,10 @@ print("the two 'the's have the same output:", torch.allclose(p1[0], p1[4], atol=
 # $$\big(R(m\theta)\, q\big) \cdot \big(R(n\theta)\, k\big) = q^\top R(m\theta)^\top R(n\theta)\, k
 # = q^\top R\big((n - m)\theta\big)\, k .$$
 #
-# `apply_rotary(x, positions)` pairs coordinate $i$ with coordinate $i + D/2$ (the "rotate half" layout of
-# Hugging Face Llama; RoFormer pairs neighbours $(2i, 2i+1)$, the same rotation with the coordinates stored in
-# another order). By hand, pair $i$ is rotated by the $2 \times 2$ matrix `R` of the next cell, with $-\sin$ at the
-# top right.
+# `apply_rotary(x, positions)` pairs coordinate $i$ with coordinate $i + D/2$ (the "rotate half" layout of Llama in
+# Hugging Face's `transformers`, the most used library of pretrained models; RoFormer pairs neighbours
+# $(2i, 2i+1)$, the same rotation with the coordinates stored in another order). By hand, pair $i$ is rotated by the
+# $2 \times 2$ matrix `R` of the next cell, with $-\sin$ at the top right.
 # In section 4 the $-\sin$ was at the bottom left only because each pair was stored as $(\sin, \cos)$, that is
 # $(y, x)$, instead of $(x, y)$: both turn the point the same way.
 
@@ -708,14 +730,17 @@ for w in ("dog", "bites", "man"):
 # ### 6.1 ALiBi: a penalty that grows with distance
 #
 # ALiBi, "attention with linear biases" (Press, Smith and Lewis, 2022), subtracts $m_h \cdot (i - j)$ from the score
-# of query $i$ and an earlier key $j$, with a fixed slope $m_h$ per head: far keys score lower, near ones are
+# of query $i$ and an earlier key $j$, with a fixed slope $m_h$ per head (notebook 07 splits attention into $H$
+# heads, each with its own scores; ALiBi gives each head its own slope): far keys score lower, near ones are
 # preferred. The slopes are not learned; for $H$ heads they are the geometric sequence $m_h = 2^{-8h/H}$,
 # $h = 1..H$, so some heads look very locally and others almost uniformly. (For $H$ not a power of two the paper's
 # code takes the slopes of the nearest smaller power of two and fills in every other slope of the next larger one.)
 # `alibi_slopes(H)` gives them and `alibi_bias(H, L, S)` the $(H, L, S)$ bias, with `causal=True` also blocking
 # future keys with $-\infty$. Without `causal=True` the bias is symmetric, $-m_h |i - j|$, so later keys are
 # penalised too (an extension for encoders; the paper covers causal models only). Queries sit top-left, at
-# $0..L-1$, like `causal_mask(L, S)`; with a KV cache query $i$ sits at $S - L + i$, so use `align="bottom-right"`.
+# $0..L-1$, like `causal_mask(L, S)`. When a model generates text one token at a time and keeps the keys of the
+# earlier tokens (notebook 08's KV cache), the $L$ new queries are the last positions, query $i$ at $S - L + i$:
+# use `align="bottom-right"`.
 
 # %%
 print("slopes, H = 8:", alibi_slopes(8).tolist())
@@ -765,8 +790,8 @@ plt.show()
 # - **two back**: at every position, name the token two positions back.
 #
 # Four position schemes: learned absolute vectors added to the tokens (one per position, as in GPT-2), sinusoidal
-# encodings added, RoPE on $q$ and $k$, and ALiBi. With one head, ALiBi's slope is that of head 0 of an 8-head
-# model, 1/2 (the one-head slope, $2^{-8} = 1/256$, would hardly bias anything).
+# encodings added, RoPE on $q$ and $k$, and ALiBi. Here we use one head, with the slope an 8-head model gives its
+# first head (head 0), 1/2 (the one-head slope, $2^{-8} = 1/256$, would hardly bias anything).
 
 # %%
 N_LETTERS, VOCAB = 4, 12  # tokens 0..3 are letters, 4..11 digits
@@ -865,6 +890,7 @@ two_back = {scheme: results["two back", scheme] for scheme in ("rope", "alibi")}
 print("two back: RoPE learns it at L = 32 (> 0.95):", two_back["rope"][32] > 0.95,
       "  and loses some at L = 128:", two_back["rope"][128] < two_back["rope"][32])
 print("two back: ALiBi stays below 0.3 at every length:", all(a < 0.3 for a in two_back["alibi"].values()))
+print(f"two back: chance level, 1 / {VOCAB} possible answers: {1 / VOCAB:.3f}")
 
 # %% [markdown]
 # What the table shows (the exact accuracies vary a little between machines; the statements above hold across
@@ -877,10 +903,11 @@ print("two back: ALiBi stays below 0.3 at every length:", all(a < 0.3 for a in t
 #   31 were never trained either, and its accuracy slips as they grow.
 # - **ALiBi** is as good at 128 as at 32. Its bias *is* the rule "prefer the nearest", which is what "latest
 #   letter" asks for, so nothing about it changes with length.
-# - The other side of the same coin: on "two back" one ALiBi layer fails at every length, even the trained one.
-#   Its bias only falls with distance, so a key two back can never beat the key one back on position alone, and
-#   the query cannot know the random token two back, so content cannot single it out either. RoPE, which can
-#   favour any offset, learns it (and again loses part of it at unseen lengths).
+# - The other side of the same coin: on "two back" one ALiBi layer fails at every length, even the trained one:
+#   below 0.3, against chance 0.083 (guessing one of the 12 tokens) and RoPE's more than 0.95 at 32. Its bias only
+#   falls with distance, so a key two back can never beat the key one back on position alone, and the query cannot
+#   know the random token two back, so content cannot single it out either. RoPE, which can favour any offset,
+#   learns it (and again loses part of it at unseen lengths).
 #
 # So ALiBi extrapolates where its built-in recency is the right prior, as it largely is for language modelling
 # (the paper's tasks); that is a bias, not a free lunch. Deeper models with several heads may combine layers to
@@ -897,11 +924,12 @@ print("two back: ALiBi stays below 0.3 at every length:", all(a < 0.3 for a in t
 # | self-attention | $O(L^2 \cdot E)$ | $O(1)$ | $O(1)$ |
 # | recurrent | $O(L \cdot E^2)$ | $O(L)$ | $O(L)$ |
 #
-# The cost favours self-attention when $L < E$, as for the sentences of machine translation, the paper's task; the
-# other two columns favour it always. *Sequential operations* is what a parallel machine cannot spread out: an RNN's $L$ steps run
-# one after another however many cores there are. The *path length* is how many steps information needs to get
-# from one position to another; short paths make long-range dependencies easier to learn. We count it: which
-# positions has the information of position 0 reached after each step?
+# Counting operations, the cost favours self-attention when $L < E$ (the paper's $n < d$), as for the sentences of
+# machine translation, the paper's task; the other two columns favour it always. *Sequential operations* is what a
+# parallel machine cannot spread out: an RNN's $L$ steps run one after another however many cores there are. The
+# *path length* is how many steps information needs to get from one position to another; short paths make
+# long-range dependencies easier to learn. We count it: which positions has the information of position 0 reached
+# after each step?
 
 # %%
 def steps_from_first_to_last(one_step):
@@ -955,20 +983,21 @@ print(f"from L = 256 to 1024 (4 times longer): GRU time x{growth_gru:.1f}, self-
 
 # %%
 ratio = {L_t: t_att / t_gru for L_t, (t_gru, t_att) in times.items()}
-print("at L = 64 the self-attention layer is faster than the GRU:", ratio[64] < 1)
-print("from L = 256 to 1024, attention's time grows by more than the GRU's:", growth_att > growth_gru)
+print("at L = 64 = E the self-attention layer is faster than the GRU:", ratio[64] < 1)
+print("from L = 256 to 1024, attention's time grows more than 4 times (faster than linear):", growth_att > 4)
 print("attention / GRU is larger at L = 1024 than at L = 16:", ratio[1024] > ratio[16])
 
 # %% [markdown]
 # At short lengths (64 tokens here) the attention layer wins even on one CPU thread: it is a few large matrix
-# products, while the GRU takes $L$ small steps one after another. As $L$ grows, attention's $L^2$ term takes over
-# and its time grows faster than the GRU's, as the table predicts: the GRU's work is linear in $L$ (its measured
-# times on a CPU are noisy and can grow by more than the factor 4 from 256 to 1024), attention's is quadratic. Where
-# the two cross depends on the machine. On a GPU the sequential steps hurt the RNN far more, since thousands of cores
-# wait for each step. What made self-attention win is the other two columns: every position is
-# one step from every other, and the whole sequence is processed at once. Its $L^2$ cost is the subject of
-# [notebook 10](10_local_and_global_attention.ipynb) (attend to fewer keys) and
-# [notebook 12](12_flash_attention.ipynb) (never store the $L \times L$ scores).
+# products, while the GRU takes $L$ small steps one after another, each with a fixed overhead that an operation
+# count leaves out. So attention is faster even at $L = E = 64$, where the two operation counts are of the same
+# order; where the measured times cross depends on the machine, and the printed table shows it for this one. As $L$
+# grows, attention's $L^2$ term takes over and its time grows faster than the GRU's: the GRU's work is linear in
+# $L$, attention's quadratic (measured CPU times are noisy, so the printed growth factors need not be exactly 4 and
+# 16). On a GPU the sequential steps hurt the RNN far more, since thousands of cores wait for each step. What made
+# self-attention win is the other two columns: every position is one step from every other, and the whole sequence
+# is processed at once. Its $L^2$ cost is the subject of [notebook 10](10_local_and_global_attention.ipynb) (attend
+# to fewer keys) and [notebook 12](12_flash_attention.ipynb) (never store the $L \times L$ scores).
 
 # %% [markdown]
 # ## 8. Appendix: T5's learned buckets (optional)
@@ -1110,7 +1139,7 @@ check.causal_self_attention(my_causal_self_attention, record=False)
 #   embeddings. RoPE rotates the queries and keys in every layer, after the projections, and never the values.
 # - **Mixing RoPE layouts.** "Rotate half" pairs $(i, i + D/2)$, the original RoFormer pairs $(2i, 2i+1)$. Both
 #   are correct, but weights trained with one give wrong results with the other (a classic bug when converting
-#   checkpoints).
+#   checkpoints, a model's saved weights, from one library to another).
 # - **ALiBi's slopes for the wrong number of heads.** The slopes depend on $H$ ($2^{-8h/H}$), and for $H$ not a
 #   power of two they interleave; computing them for another $H$ runs silently with weaker or stronger biases.
 # - **Expecting any scheme to extrapolate for free.** Past the training length, learned tables end, sinusoidal
