@@ -184,8 +184,10 @@ plt.show()
 #
 # This is PyTorch's form (`nn.GRU`, as in cuDNN). Cho et al. apply the reset gate before the product,
 # $U_n (r_t \odot h_{t-1})$; the two train about equally well, and PyTorch's lets $U_n h_{t-1}$ be computed before
-# $r_t$ is known. Each coordinate of $h_t$ is a weighted average of a $\tanh$ output and the old state, so a state
-# that starts inside $(-1, 1)$ stays there; section 8 will need that.
+# $r_t$ is known, so the three products $U_z h_{t-1}$, $U_r h_{t-1}$, $U_n h_{t-1}$ can be done as one (faster)
+# matrix product per step.
+# Each coordinate of $h_t$ is a weighted average of a $\tanh$ output and the old state, so a state that starts inside
+# $(-1, 1)$ stays there; section 8 will need that.
 #
 # **Bidirectional.** A forward GRU's state $\overrightarrow{h}_j$ at position $j$ has read characters $1..j$; a
 # second GRU reading right to left gives $\overleftarrow{h}_j$, which has read $j..S$. Side by side,
@@ -239,6 +241,9 @@ print("backward half at the first position == backward final:", torch.equal(stat
 # $c$, fed in at every step:
 #
 # $$s_t = \mathrm{GRU}\big([y_{t-1}; c],\ s_{t-1}\big), \qquad p(y_t) = \mathrm{softmax}\big(W_o [s_t; c]\big).$$
+#
+# $W_o [s_t; c]$ are the **logits**: unnormalised scores, one per target vocabulary entry, that the softmax turns
+# into probabilities.
 #
 # Everything the decoder will ever write must pass through those 64 numbers: the **bottleneck**.
 # `Decoder(..., attention=None)` is this model. The helper `build` below names every size: the encoder's
@@ -323,8 +328,8 @@ for name, model in copy_models.items():
 
 # %% [markdown]
 # Now exact match on the held-out strings (every character and the end right), by input length. The exact
-# numbers depend on the machine's floating-point details, so this table is not compared when the notebook is
-# tested; the claims drawn from it are, in the cell after the figure.
+# numbers can differ slightly on your machine; the claims we draw from them are checked in the cell after the
+# figure.
 
 # %% tags=["nbval-ignore-output"]
 copy_lengths = copy_task.test.lengths
@@ -571,9 +576,11 @@ print("weight on the padding of sentence 1:", float(w_concat[1, :, 2:].sum().det
 # its new state $s_t$ asks the question; the context $c_t$ then goes with $s_t$ into the output layer,
 # $p(y_t) = \mathrm{softmax}(W_o [s_t; c_t])$ (Luong et al. put one more layer, $\tanh(W_c [c_t; s_t])$, in
 # between). Bahdanau's original decoder asked with the *previous* state
-# $s_{t-1}$ and fed the context into the GRU; we do not use it because the GRU would then need each step's
-# context before it could take that step, so even training would need a Python loop over the output steps instead
-# of one GRU call over all of them.
+# $s_{t-1}$ and fed the context into the GRU. There, $c_t$ depends on $s_{t-1}$, and $c_t$ is an input of the GRU
+# step that makes $s_t$: the attention sits inside the recurrence, so each step must wait for the one before, and
+# even training needs a Python loop over the output steps. In Luong's arrangement the GRU's only inputs are the
+# previous characters, which teacher forcing knows in advance, so one GRU call computes every $s_t$, and the
+# attention then runs on all steps at once.
 
 # %% tags=["nbval-ignore-output"]
 VARIANTS = {
@@ -588,11 +595,11 @@ for name, make_attention in VARIANTS.items():
     losses[name] = fit(models[name], task.train, steps=250, batch_size=64, lr=8e-3, label=name)
 
 # %% [markdown]
-# Held-out exact match: the whole ten-character date and the end must be right, decoded greedily
-# (`model.translate` feeds each predicted character back in; no teacher forcing). Also by length bucket, and, for
-# the baseline, which part of the date it gets wrong and how it does on each format. For the last, every held-out
-# day is written in one format at a time: `task.split(pairs)` encodes and pads new (source, target) pairs with the
-# task's vocabularies, into the same kind of split as `task.test`.
+# Held-out exact match: the whole ten-character date and the end must be right, decoded greedily: at each step the
+# model takes its most likely character and feeds it back in as the next input (`model.translate`; no teacher
+# forcing). Also by length bucket, and, for the baseline, which part of the date it gets wrong and how it does on each
+# format. For the last, every held-out day is written in one format at a time: `task.split(pairs)` encodes and pads
+# new (source, target) pairs with the task's vocabularies, into the same kind of split as `task.test`.
 
 # %% tags=["nbval-ignore-output"]
 correct = {name: exact_match(model, task.test) for name, model in models.items()}  # (N,) booleans each
@@ -710,13 +717,13 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Read each heatmap row by row. The year digits look at the year (when it is written with two digits, the first
-# two output digits are an inference from the last two, and their weights are less sure where to go), the two
-# month digits look at the month, whether a number or a name (in these pictures mostly the first letters of the
-# name, all that the abbreviated formats write), and the day digits at the day, wherever the format
-# puts them. The weekday, "on", "the" and "of" get almost no weight at all. The hyphen rows are spread out: a
-# hyphen is the same in every answer, so it does not matter where it looks. (In these pictures the `<eos>` row is
-# not spread out: it looks mostly at the day, the last field written.)
+# Read each heatmap row by row. The year digits look at the year (in every format pictured the first two, the
+# century, are spread more thinly: "19" or "20" is an inference, not a copy), the two month digits
+# look at the month, whether a number or a name (for a name, at its first three letters, all that the abbreviated
+# formats write, and most of all at the third, the "v" of "nov"), and the day digits at the day, wherever the format
+# puts them. The weekday, "on", "the" and "of" get almost no weight at all. The hyphen rows are spread out: a hyphen
+# is the same in every answer, so it does not matter where it looks. (In these pictures the `<eos>` row is not spread
+# out: it looks mostly at the day, the last field written.)
 #
 # Pictures of three examples can mislead, so let us measure. Take all 1,000 held-out days, write each in the
 # format "d month yyyy" ("21 november 2026"), and average, over the dates, the weight that the output digits of
@@ -873,18 +880,19 @@ print("untrained dot model, size of a coordinate:")
 print(f"  queries: mean {untrained['mean |query|']:.3f}, largest {untrained['largest |query|']:.3f}")
 print(f"  keys:    mean {untrained['mean |key|']:.3f}, largest {untrained['largest |key|']:.3f}")
 print(f"std of the scores {untrained['score std']:.3f}; mean largest weight {untrained['largest weight']:.3f}"
-      f" (uniform would be {untrained['uniform weight']:.3f})")
+      f" (uniform would be {untrained['uniform weight']:.3f},"
+      f" so {untrained['largest weight'] / untrained['uniform weight']:.1f} times uniform)")
 print("scores could never exceed the width:", 64, "  scaled by 1/sqrt(64) they could never exceed", 64 / math.sqrt(64))
 
 # %% [markdown]
 # Every query and key coordinate lies inside $(-1, 1)$, as it must, and a typical one is far inside: the mean sizes
 # are well below the bound, even though the largest key coordinate already comes close to it. The scores have a
-# standard deviation well below 1, and the softmax starts soft: the largest weight of a row is far from 1, not much
-# above a uniform spread. That is exactly the safe start that $1/\sqrt{D}$ is there to provide, here provided by the
-# bounded GRU states instead. With a scale of $1/\sqrt{64} = 1/8$ no score could exceed 8, and the model would have
-# to push its states harder towards $\pm 1$ to attend as sharply. In a transformer nothing squashes the queries and
-# keys: they are linear maps of vectors whose entries are typically of size about 1, their dot products grow with
-# $D$ as in notebook 04, and the scale matters (notebooks 06 and 07).
+# standard deviation well below 1, and the softmax starts soft: the largest weight of a row averages 0.125, far from 1
+# and only 1.6 times the 0.077 of a uniform spread. That is exactly the safe start that $1/\sqrt{D}$ is there to
+# provide, here provided by the bounded GRU states instead. With a scale of $1/\sqrt{64} = 1/8$ no score could exceed
+# 8, and the model would have to push its states harder towards $\pm 1$ to attend as sharply. In a transformer nothing
+# squashes the queries and keys: they are linear maps of vectors whose entries are typically of size about 1, their
+# dot products grow with $D$ as in notebook 04, and the scale matters (notebooks 06 and 07).
 #
 # The same measurements on the **trained** dot model of section 5:
 

@@ -70,8 +70,8 @@ from attn_course.cross_attention import CrossAttention, PatchEmbedding, patchify
 from attn_course.data import SHAPE_COLOURS, SHAPE_KINDS, format_date, make_date_task, make_shapes_task
 from attn_course.exercises import cross_attention as check
 from attn_course.multihead import KVCache, MultiHeadAttention, trace_shapes
-from attn_course.training import exact_match, fit
 from attn_course.self_attention import SelfAttention
+from attn_course.training import exact_match, fit
 from attn_course.transformer import ImageQuestionModel, TransformerTranslator
 
 set_seed(0)
@@ -81,8 +81,8 @@ np.set_printoptions(precision=4, suppress=True)
 DEVICE = device()
 
 # %% [markdown]
-# The two models trained here are small (about 130,000 and 90,000 parameters, counted in sections 4 and 5) and train
-# on the CPU in seconds; `DEVICE` is set up as in every notebook but not used.
+# The two models trained here are small (their parameters are counted in sections 4 and 5) and train on the CPU in
+# seconds; `DEVICE` is set up as in every notebook but not used.
 #
 # ## 1. One sequence asks, another answers (core)
 #
@@ -104,8 +104,8 @@ DEVICE = device()
 #    answering token, and each *row* sums to 1 (every query spreads its attention over the context).
 # 2. **The output has the asker's length**, $L$ rows, however long the context is. Cross-attention brings
 #    information *from* the context *to* the asker's tokens.
-# 3. **The widths may differ.** An image encoder and a text decoder need not agree on a width: $W_k$ and $W_v$ take
-#    the context's width $C_w$ to the head width $D$. (PyTorch calls the context's widths `kdim` and `vdim`.)
+# 3. **The widths may differ.** An image encoder and a text decoder need not agree on a width: $W_k$ takes the
+#    context's width $C_w$ to $D$, and $W_v$ takes it to $E_v$. (PyTorch calls the context's widths `kdim` and `vdim`.)
 # 4. **Only the context's padding must be masked.** A padded context token would be *read* by every query; a padded
 #    asking token only produces a row that nobody uses.
 #
@@ -412,12 +412,15 @@ print(f"{len(translator.encoder)} encoder block, {len(translator.decoder)} decod
       f"MLP width {block.mlp[0].out_features}")
 
 # %% [markdown]
-# **What differs from the 2017 transformer** (Vaswani et al. 2017, section 3). The layout is theirs; the details are
-# not. They used post-norm blocks (notebook 08, section 2.4), with no final norms; sinusoidal positions (they report
+# **What differs from the 2017 transformer** (Vaswani et al. 2017, sections 3 and 5). The layout is theirs; the details
+# are not. They used post-norm blocks (notebook 08, section 2.4), with no final norms; sinusoidal positions (they report
 # that learned ones gave nearly identical results); in their base model, 6 encoder and 6 decoder blocks of width 512,
-# with $H = 8$ heads of $D = 64$ and an MLP of 2048 with a ReLU; and dropout and label smoothing in training. Ours,
-# printed above, has pre-norm blocks with a final norm on each side, learned positions, one block on each side, far
-# narrower, an MLP with a GELU, and neither dropout nor label smoothing.
+# with $H = 8$ heads of $D = 64$ and an MLP of 2048 with a ReLU; one weight matrix shared by the two embedding tables
+# and the output layer (the embeddings multiplied by $\sqrt{512}$); and, in training, Adam with a learning rate that
+# rises over 4,000 warm-up steps and then decays, dropout and label smoothing. Ours, printed above, has pre-norm blocks
+# with a final norm on each side, learned positions, one block on each side, far narrower, an MLP with a GELU, separate
+# embedding and output tables, and trains (`fit`, below) with Adam at a constant learning rate of $3 \cdot 10^{-3}$ and
+# no warm-up (pre-norm allows it, notebook 08 section 2.4), with neither dropout nor label smoothing.
 #
 # One batch of three training dates through the model, step by step, with the shape of each tensor. We compute it
 # from the model's parts, as notebook 08 did for its block, and compare with the model's own forward pass.
@@ -591,7 +594,7 @@ print("the heads do not all agree: on some field the strongest head puts over 0.
 # The alignment is real, and it is in every head, but not equally strong in every head: the lines under the table
 # name the field on which the four heads agree most and the one on which they differ most, where some heads put
 # most of their weight on the field and others much less. The heads share the reading between them, and which head
-# takes which field changes from one training run to another (we tried six seeds). Nobody told the model which
+# takes which field changes from one training run to another (we tried several seeds, not shown). Nobody told the model which
 # characters hold the year: the cross-attention weights learned it from the translation loss alone, as Bahdanau's
 # did in 2014.
 #
@@ -912,13 +915,13 @@ fig.suptitle("Where the content words of the question look: brighter patches get
 plt.show()
 
 # %% [markdown]
-# Look at the rows one at a time. In the top row, "what colour is the ...?", the light falls mostly on the outlined
-# shape: to report its colour, the model reads its pixels. In the middle row, "what shape is the ...?", it varies
-# from picture to picture. In the bottom row, "where is the ...?", the light falls mostly *elsewhere*, on the
-# background and the other shapes, and the named shape stays dark; yet the model answers those questions right (the
-# table above). Twelve pictures can mislead, so let us measure: for every held-out question, kind of question, word
-# and head, the weight on the patches of the asked-about shape. The shape covers about a quarter of the patches, so
-# a spread of weight that ignored it would put about a quarter there:
+# Look at the rows one at a time. In the top row, "what colour is the ...?", the outlined shape is among the brightest
+# patches in most pictures: to report its colour, the model reads its pixels. In the middle row, "what shape is the
+# ...?", it varies from picture to picture. In the bottom row, "where is the ...?", the light falls mostly
+# *elsewhere*, on the background and the other shapes, and the named shape stays dark; yet the model answers those
+# questions right (the table above). Twelve pictures can mislead, so let us measure: for every held-out question, kind
+# of question, word and head, the weight on the patches of the asked-about shape. The shape covers about a quarter of
+# the patches, so a spread of weight that ignored it would put about a quarter there:
 
 # %%
 mass = (w_test * on_target[:, None, None, :]).sum(-1)  # (N, H, Lq, S) -> (N, H, Lq): weight on the shape
@@ -933,10 +936,13 @@ for kind in KINDS:
         "content words": float(mass.mean(1)[is_content & in_kind[:, None]].mean()),
         "best head of content words": max(float(mass[:, h][is_content & in_kind[:, None]].mean()) for h in range(4)),
     }
+top_on_shape = on_target.gather(1, w_content.argmax(-1, keepdim=True))[:, 0]  # (N,): the most-read patch is on it
+top_on_shape_colour = float(top_on_shape[kind_mask(shapes.test, "colour")].float().mean())
 print(f"a uniform spread would put {chance:.3f} on the shape")
 
 # %% tags=["nbval-ignore-output"]
 print(f"every word of every question, heads averaged: {overall:.3f}")
+print(f"colour questions whose content words read a patch of the shape most: {top_on_shape_colour:.1%}")
 print(f"{'questions':<10}" + "".join(f"{column:>28}" for column in by_kind["colour"]))
 for kind, row in by_kind.items():
     print(f"{kind:<10}" + "".join(f"{value:>28.3f}" for value in row.values()))
@@ -967,6 +973,7 @@ plt.show()
 print("averaged over every word and head, the weight on the shape is above a uniform spread but below 0.5:",
       chance < overall < 0.5)
 print("colour questions look at the shape (all words > 0.35):", by_kind["colour"]["all words"] > 0.35)
+print("... in most of them (over 60%), the content words' most-read patch is on the shape:", top_on_shape_colour > 0.6)
 print("... every word of them, not only the kind word (each above a uniform spread):",
       bool((slot_means["colour"] > chance).all()))
 print("... and some head of the kind word puts more than 0.6 of its weight there:",
@@ -995,8 +1002,8 @@ print("shape questions sit in between (more than where questions, less than colo
 # The lesson carries over to large models: attention weights show where a layer reads, not why, nor what the model
 # concludes; measure them over many examples, per head and per word, and against a uniform spread, before telling a
 # story about them. (These numbers come from one training run. Other seeds divide the work between the heads
-# differently, and their where questions do not always look away; while writing this notebook, seeds 0 to 4 all
-# kept the claims checked above.) And a story drawn from attention is a hypothesis, in the sense of Jain & Wallace
+# differently, and their where questions do not always look away; while writing this notebook, several seeds
+# (not shown) all kept the claims checked above.) And a story drawn from attention is a hypothesis, in the sense of Jain & Wallace
 # and Wiegreffe & Pinter (section 4): the explanation of the where questions fits the weights, and only an
 # intervention such as section 4's can test it. The *To explore* note after the exercises suggests one.
 #
