@@ -788,16 +788,16 @@ print("with positions, the outputs differ:", not torch.allclose(with_positions[0
 #
 # It can also put `image_layers` blocks of self-attention over the patches before the question reads them; we use
 # none, so everything the model learns about the picture goes through the one cross-attention layer. One forward
-# pass on three pictures:
+# pass on two pictures:
 
 # %%
 set_seed(0)
 vqa = ImageQuestionModel(len(shapes.words), len(shapes.answers), patch_size=8, embed_dim=64, num_heads=4,
                          image_layers=0)
 with torch.no_grad():
-    logits, w_cross = vqa(shapes.test.images[:3], shapes.test.questions[:3], need_weights=True)
-print("images", tuple(shapes.test.images[:3].shape), " questions", tuple(shapes.test.questions[:3].shape),
-      "(B, Lq)")
+    logits, w_cross = vqa(shapes.test.images[:2], shapes.test.questions[:2], need_weights=True)
+print("images", tuple(shapes.test.images[:2].shape), "(B, channels, height, width)   questions",
+      tuple(shapes.test.questions[:2].shape), "(B, Lq)")
 print("logits", tuple(logits.shape), "(B, answers)   cross-attention", tuple(w_cross.shape), "(B, H, Lq, S)")
 for name in ("patches", "word", "position", "question_blocks", "ln_image", "ln_final", "head"):
     print(f"  {name:<16}{sum(p.numel() for p in getattr(vqa, name).parameters()):>7,} parameters")
