@@ -590,7 +590,7 @@ print("final training loss below 0.05 (mean of the last 20 steps):", float(np.me
 # digit that is not yet used up, and write it. Everything smaller than your last digit is already written, so you
 # only need to look at the digits equal to it or larger, and among those the smallest. Let us see whether the model
 # does something like that. Here are the weights of its four heads for the held-out string `20861091`; each label is
-# a token and its position. Rows are queries (the token each position reads), columns are keys. The rows that matter
+# a token and its position. Rows are queries (the position that reads), columns are keys (what it reads). The rows that matter
 # are those below the white line: at `>` and at each digit written so far, the model decides which digit to write
 # next. Left of the vertical line are the eight input digits.
 

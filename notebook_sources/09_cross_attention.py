@@ -469,8 +469,8 @@ print("self-attention weight on later positions exactly 0:", bool(torch.triu(w_s
 # Here $B = 3$, $S = 22$ (the longest of the three sources), $T = 11$ (ten characters of the date and EOS),
 # $E = 64$, $V = 14$, and $H = 4$ heads of $D = E / H = 16$, so the scores are scaled by $1/\sqrt{D} = 1/4$.
 # Inside, the cross-attention is notebook 07's multi-head attention with its queries from one tensor and its keys
-# and values from another. `trace_shapes` (notebook 07) prints its steps; in its letters the queries' length $L$ is
-# the decoder's $T$:
+# and values from another. `trace_shapes` from `attn_course.multihead` (the same trace that notebook 07 switched on
+# with `mha.trace = True`) prints its steps; in its letters the queries' length $L$ is the decoder's $T$:
 
 # %%
 with torch.no_grad(), trace_shapes(block.cross_attn.attn):
@@ -540,12 +540,12 @@ plt.show()
 
 # %% [markdown]
 # Read the rows: the four year digits look at the year at the end, the two month digits at the month's name, the two
-# day digits at the "dth", and the weekday, "on", "the" and "of" get almost nothing: the same alignment that
-# notebook 05's additive GRU model learned, now spread over four heads, which do not all read each field equally
-# strongly (measured below). (The hyphens, the same in every answer, need nothing from the source, and their weights
-# are spread thin.) As there, the keys are
-# not the raw characters: the encoder's self-attention has already mixed some context into each of them, so a map
-# shows where the decoder reads, not everything that reading brings along.
+# day digits at the day number with its suffix ("22nd"), and the weekday, "on", "the" and "of" get almost nothing: the
+# same alignment that notebook 05's additive GRU model learned, now spread over four heads, which do not all read each
+# field equally strongly (measured below). (The hyphens, the same in every answer, need nothing from the source, and
+# their weights are spread thin.) As there, the keys are not the raw characters: the encoder's self-attention has
+# already mixed some context into each of them, so a map shows where the decoder reads, not everything that reading
+# brings along.
 #
 # One picture can mislead, so we measure as in notebook 05: write every held-out day as "d month yyyy" ("21
 # november 2026"), and average the weight that each field's output digits put on the same field of the source,
@@ -917,8 +917,8 @@ plt.show()
 # %% [markdown]
 # Look at the rows one at a time. In the top row, "what colour is the ...?", the outlined shape is among the brightest
 # patches in most pictures: to report its colour, the model reads its pixels. In the middle row, "what shape is the
-# ...?", it varies from picture to picture. In the bottom row, "where is the ...?", the light falls mostly
-# *elsewhere*, on the background and the other shapes, and the named shape stays dark; yet the model answers those
+# ...?", it varies from picture to picture. In the bottom row, "where is the ...?", most of the light falls
+# *elsewhere*, on the background and the other shapes, and the named shape is often dim; yet the model answers those
 # questions right (the table above). Twelve pictures can mislead, so let us measure: for every held-out question, kind
 # of question, word and head, the weight on the patches of the asked-about shape. The shape covers about a quarter of
 # the patches, so a spread of weight that ignored it would put about a quarter there:

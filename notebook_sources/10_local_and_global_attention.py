@@ -500,7 +500,7 @@ for L_long in [1024 * 2**p for p in range(8)]:
 # The last two give the same output (the cell checks it). Each time is the best of 5 rounds after a warm-up, the
 # three methods taking turns in each round so that a busy moment on the machine slows all alike (the band, being
 # cheap, takes the best of 3 calls per round; `attn_course.bench.best_time`). Memory is the rise of the process's peak resident memory during one call, after a
-# warm-up call (`peak_memory_mb`, Linux only; [appendix A](#appendix-a) says why a reading after a warm-up is honest).
+# warm-up call (`peak_memory_mb`, Linux only; appendix A, at the end, says why a reading after a warm-up is honest).
 
 # %%
 def extra_memory_mb(fn):
@@ -585,7 +585,7 @@ plt.show()
 # never stores the scores, and with `is_causal` it skips the tiles above the diagonal. Its memory is linear, but its
 # time is not: it still computes about $L^2/2$ scores. Dense attention with the band mask (orange) is the one whose
 # memory grows like $L^2$. With the PyTorch this notebook was built with it follows the dotted line of one float32
-# $(L, L)$ matrix: a float copy of the mask, not the scores ([appendix B](#appendix-b) looks inside). That depends on
+# $(L, L)$ matrix: a float copy of the mask, not the scores (appendix B, at the end, looks inside). That depends on
 # the PyTorch version, so only the band's memory is checked below.
 #
 # In the left panel, the band gains little at 512 tokens (a Python loop over blocks has overhead, and there are

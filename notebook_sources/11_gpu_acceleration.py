@@ -533,7 +533,7 @@ for name, (exponent, mantissa) in LAYOUT.items():
 
 # %% [markdown]
 # Rounding a number to a format is what storing it costs. We round 100,000 random numbers to each format that
-# PyTorch has as a dtype and compare with the float64 originals. (PyTorch has no TF32 dtype: [appendix A](#appendix-a)
+# PyTorch has as a dtype and compare with the float64 originals. (PyTorch has no TF32 dtype: appendix A, at the end,
 # emulates TF32's rounding on the bits of a float32, and finds float16's errors, as their shared 10 mantissa bits
 # predict.)
 
