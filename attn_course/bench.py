@@ -1,4 +1,4 @@
-"""Measuring time and memory honestly (notebooks 10 and 11, and the scripts in ``benchmarks/``).
+"""Measuring time and memory honestly (notebooks 06, 08, 10 to 12, and the scripts in ``benchmarks/``).
 
 A timing is the best of a few runs after a warm-up (the first call pays for set-up that later
 calls do not), on the CPU with whatever threads torch was given; on a GPU the clock waits for
@@ -15,13 +15,13 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import torch
 
 from .runtime import require_device, require_int, require_number
 
-__all__ = ["best_time", "median_time", "peak_memory_mb", "in_fresh_process", "attention_flops", "tflops"]
+__all__ = ["best_time", "best_times", "median_time", "peak_memory_mb", "in_fresh_process", "attention_flops", "tflops"]
 
 
 def _check_fn(fn: object) -> None:
@@ -63,6 +63,41 @@ def best_time(fn: Callable[[], object], repeats: int = 3, warmup: int = 1,
         _sync(device)
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def best_times(fns: Mapping[str, Callable[[], object]], rounds: int = 5, warmup: int = 1,
+               device: torch.device | str | None = None) -> dict[str, float]:
+    """The best time of each function in ``fns``, in seconds, the functions taking turns.
+
+    After ``warmup`` untimed calls of each, every round times one call of each function in turn, so a busy
+    moment of the machine slows them all alike instead of one; each keeps its fastest of ``rounds`` calls.
+
+    Args:
+        fns: name -> a function to call with no arguments.
+        rounds: timed calls of each function, at least 1.
+        warmup: untimed calls of each function first.
+        device: the CUDA device the work runs on, so the clock waits for it (as :func:`best_time`).
+
+    Returns:
+        name -> seconds, in the order of ``fns``. Introduced in notebook 08.
+    """
+    if not isinstance(fns, Mapping):
+        raise TypeError(f"fns: expected a dict of name -> function, got {type(fns).__name__}")
+    for name, fn in fns.items():
+        if not callable(fn):
+            raise TypeError(f"fns[{name!r}]: expected a function to call with no arguments, got {type(fn).__name__}")
+    require_int("rounds", rounds, 1)
+    require_int("warmup", warmup)
+    require_device("device", device)
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    _sync(device)
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            best[name] = min(best[name], best_time(fn, repeats=1, warmup=0, device=device))
+    return best
 
 
 def median_time(fn: Callable[[], object], min_run_time: float = 0.2) -> float:

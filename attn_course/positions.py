@@ -13,7 +13,7 @@ import math
 import torch
 from torch import nn
 
-from .masks import relative_positions
+from .masks import causal_mask, relative_positions
 from .runtime import check_shape, require_int, require_number, require_tensor
 
 __all__ = ["sinusoidal_positions", "rotary_angles", "rotary_tables", "rotate", "apply_rotary", "alibi_slopes",
@@ -161,12 +161,11 @@ def alibi_bias(num_heads: int, L: int, S: int | None = None, *, causal: bool = F
     S = L if S is None else require_int("S", S)
     if not isinstance(causal, bool):
         raise TypeError(f"causal: expected True or False, got {causal!r}")
-    if align not in ("top-left", "bottom-right"):
-        raise ValueError(f"align: expected 'top-left' or 'bottom-right', got {align!r}")
+    allowed = causal_mask(L, S, align=align)  # (L, S); also checks align
     first = 0 if align == "top-left" else S - L  # the position of query 0 (negative if L > S)
     offset = relative_positions(torch.arange(L) + first, torch.arange(S))  # (L, S): i - j, how far back key j is
     bias = slopes[:, None, None] * (-offset.abs()).float()  # (H, 1, 1) * (L, S) -> (H, L, S); no -0.0
-    return bias.masked_fill(offset < 0, float("-inf")) if causal else bias
+    return bias.masked_fill(~allowed, float("-inf")) if causal else bias
 
 
 def relative_position_bucket(relative_position: torch.Tensor, *, bidirectional: bool = True, num_buckets: int = 32,

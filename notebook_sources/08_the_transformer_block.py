@@ -60,6 +60,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from attn_course import device, plot_attention, set_seed
+from attn_course.bench import best_times
 from attn_course.data import make_sort_task
 from attn_course.exercises import transformer as check
 from attn_course.multihead import MultiHeadAttention, kv_cache_bytes
@@ -878,31 +879,19 @@ print("with and without the cache, the same tokens on all 1,000 held-out prompts
 
 
 # %% [markdown]
-# Now the time, with `time.perf_counter` (timings vary from run to run and machine to machine, so these cells are not
-# compared). Each model first makes one untimed call, which pays one-off costs; then the two ways run in turn, five
-# times each, and we keep the fastest run of each, the one least disturbed by everything else on the machine. First
+# Now the time (timings vary from run to run and machine to machine, so these cells are not compared), with
+# `attn_course.bench.best_times`: each way first makes one untimed call, which pays one-off costs; then the two run
+# in turn, five times each, and each keeps its fastest run, the one least disturbed by everything else on the machine
+# (taking turns means a busy moment slows both alike, not one). First
 # the sorting task: 1,000 prompts of 9 tokens, 8 new tokens each. Then a longer generation, where the cache matters:
 # the same architecture with a position table of 512, untrained (speed does not depend on the values of the
 # weights), writing up to 256 tokens after a 9-token prompt, one sequence at a time.
 
-# %%
-def best_times(fns, repeats=5):
-    """The fastest of `repeats` runs of each function in `fns`, in seconds. The functions run in turn, so a slow
-    spell of the machine hits all of them alike."""
-    times = [[] for _ in fns]
-    for _ in range(repeats):
-        for fn, runs in zip(fns, times):
-            started = time.perf_counter()
-            fn()
-            runs.append(time.perf_counter() - started)
-    return [min(runs) for runs in times]
-
-
 # %% tags=["nbval-ignore-output"]
 with torch.no_grad():
-    model.generate(task.test[:, :n], task.length)  # the untimed warm-up call
-    sort_without, sort_with = best_times([lambda: model.generate(task.test[:, :n], task.length, use_cache=False),
-                                          lambda: model.generate(task.test[:, :n], task.length, use_cache=True)])
+    sort_without, sort_with = best_times({
+        "without": lambda: model.generate(task.test[:, :n], task.length, use_cache=False),
+        "with": lambda: model.generate(task.test[:, :n], task.length, use_cache=True)}).values()
 print(f"sorting 1,000 strings: {1000 * sort_without:.0f} ms without the cache, {1000 * sort_with:.0f} ms with it, "
       f"{sort_without / sort_with:.1f}x")
 
@@ -913,11 +902,10 @@ long_prompt = task.test[:1, :n]  # (1, 9)
 lengths = (32, 64, 128, 256)
 timings, same_tokens = {}, {}
 with torch.no_grad():
-    long_model.generate(long_prompt, lengths[0])  # the untimed warm-up call
     for new_tokens in lengths:
-        timings[new_tokens] = tuple(best_times([  # (without, with)
-            lambda cached=cached, k=new_tokens: long_model.generate(long_prompt, k, use_cache=cached)
-            for cached in (False, True)]))
+        timings[new_tokens] = tuple(best_times({  # (without, with)
+            cached: lambda cached=cached, k=new_tokens: long_model.generate(long_prompt, k, use_cache=cached)
+            for cached in (False, True)}).values())
         same_tokens[new_tokens] = torch.equal(long_model.generate(long_prompt, new_tokens, use_cache=False),
                                               long_model.generate(long_prompt, new_tokens, use_cache=True))
 print(f"{'new tokens':>10} {'no cache':>9} {'cache':>8} {'speed-up':>9} {'same tokens':>12}   per new token: "

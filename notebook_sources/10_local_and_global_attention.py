@@ -61,7 +61,7 @@ from matplotlib.patches import Rectangle
 from torch import nn
 
 from attn_course import causal_mask, device, scaled_dot_product_attention, set_seed, softmax
-from attn_course.bench import best_time, peak_memory_mb
+from attn_course.bench import best_times, peak_memory_mb
 from attn_course.exercises import local as check
 from attn_course.local import local_global_attention, sliding_window_attention
 from attn_course.masks import block_sparse_mask, dilated_window_mask, sliding_window_mask, with_global_tokens
@@ -497,10 +497,10 @@ for L_long in [1024 * 2**p for p in range(8)]:
 #   starts);
 # - **band**: `sliding_window_attention` with the same window, computing only the band.
 #
-# The last two give the same output (the cell checks it). Each time is the best of 5 rounds after a warm-up, the
-# three methods taking turns in each round so that a busy moment on the machine slows all alike (the band, being
-# cheap, takes the best of 3 calls per round; `attn_course.bench.best_time`). Memory is the rise of the process's peak resident memory during one call, after a
-# warm-up call (`peak_memory_mb`, Linux only; appendix A, at the end, says why a reading after a warm-up is honest).
+# The last two give the same output (the cell checks it). Each time is the best of 7 calls after a warm-up, the three
+# methods taking turns so that a busy moment on the machine slows all alike (`attn_course.bench.best_times`, which
+# notebook 08 used). Memory is the rise of the process's peak resident memory during one call, after a warm-up call
+# (`peak_memory_mb`, Linux only; appendix A, at the end, says why a reading after a warm-up is honest).
 
 # %%
 def extra_memory_mb(fn):
@@ -510,7 +510,7 @@ def extra_memory_mb(fn):
 
 
 def methods_for(q, k, v, band_mask):
-    """The three causal attentions we time, as calls without arguments (what best_time expects)."""
+    """The three causal attentions we time, as calls without arguments (what best_times expects)."""
     return {
         "dense causal": lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True),
         "dense + band mask": lambda: F.scaled_dot_product_attention(q, k, v, attn_mask=band_mask),
@@ -529,10 +529,7 @@ for L_b in lengths:
     torch.testing.assert_close(methods["band"](), methods["dense + band mask"](), atol=1e-5, rtol=1e-4)
     for name, fn in methods.items():
         memory[name].append(extra_memory_mb(fn))  # also warms each method up
-    best = dict.fromkeys(methods, math.inf)
-    for _ in range(5):  # in turn, keeping the best of each
-        for name, fn in methods.items():
-            best[name] = min(best[name], best_time(fn, repeats=3 if name == "band" else 1, warmup=0))
+    best = best_times(methods, rounds=7, warmup=0)  # in turn, keeping the best of each (warmed up just above)
     for name in methods:
         times[name].append(best[name])
 print("band = dense + band mask at every length (atol 1e-5)")

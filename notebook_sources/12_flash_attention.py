@@ -66,7 +66,7 @@ from matplotlib.patches import Rectangle
 
 import attn_course
 from attn_course import device, logsumexp, set_seed, softmax, triton_flash
-from attn_course.bench import attention_flops, best_time, peak_memory_mb, tflops
+from attn_course.bench import attention_flops, best_time, best_times, peak_memory_mb, tflops
 from attn_course.exercises import flash as check
 from attn_course.flash import flash_attention, online_softmax
 
@@ -527,12 +527,9 @@ for L in (1024, 2048, 4096, 8192, 16384):
 # %%
 g = torch.Generator().manual_seed(4096)
 q4k, k4k, v4k = (torch.randn(1, 2, 4096, 64, generator=g) for _ in range(3))  # (B, H, L, D), float32
-full, causal = (lambda: flash_attention(q4k, k4k, v4k)), (lambda: flash_attention(q4k, k4k, v4k, is_causal=True))
-full(), causal()  # warm-up
-time_full = time_causal = math.inf
-for _ in range(5):  # in turn, so that a busy moment on the machine slows both alike; keep the best of each
-    time_full = min(time_full, best_time(full, repeats=1, warmup=0))
-    time_causal = min(time_causal, best_time(causal, repeats=1, warmup=0))
+# in turn, so that a busy moment on the machine slows both alike; the best of 5 calls of each, after a warm-up
+time_full, time_causal = best_times({"full": lambda: flash_attention(q4k, k4k, v4k),
+                                     "causal": lambda: flash_attention(q4k, k4k, v4k, is_causal=True)}).values()
 
 # %% tags=["nbval-ignore-output"]
 print(f"L = 4096: not causal {1000 * time_full:.1f} ms, causal {1000 * time_causal:.1f} ms, "

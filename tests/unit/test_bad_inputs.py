@@ -1582,6 +1582,11 @@ ROWS: list[Row] = [
         fn_call(bench.best_time), lambda a: _timer_reference(a), sizes="B L",
         perturb={"fn": [const("None", None), const("an int", 5)], "repeats": COUNT, "warmup": INT_BAD,
                  "device": [const("'nope'", "nope"), const("5", 5)]}),
+    Row("bench.best_times", "best_times",
+        lambda d: {"fns": {f"f{i}": (lambda: None) for i in range(d["B"])}, "rounds": d["L"], "warmup": d["S"] - 1},
+        lambda a: list(bench.best_times(**a)), lambda a: _timers_reference(a), sizes="B L S",
+        perturb={"fns": [const("None", None), const("a list", [lambda: None]), const("a non-function", {"a": 5})],
+                 "rounds": COUNT, "warmup": INT_BAD, "device": [const("'nope'", "nope"), const("5", 5)]}),
     Row("bench.median_time", "median_time", lambda d: {"fn": lambda: None, "min_run_time": 0.001}, fn_call(bench.median_time),
         lambda a: _timer_reference(a), examples=1,
         perturb={"fn": [const("None", None)], "min_run_time": [const("-1", -1.0), const("'x'", "x"), const("nan", math.nan)]}),
@@ -1936,6 +1941,17 @@ def _timer_reference(a):
     if a.get("device") not in (None, "cpu"):
         raise ValueError("device")
     return float
+
+
+def _timers_reference(a):
+    """best_times: a dict of functions; its keys come back, in order."""
+    if not isinstance(a["fns"], dict):
+        raise TypeError("fns")
+    for fn in a["fns"].values():
+        _timer_reference({"fn": fn})
+    _int("rounds", a.get("rounds", 5), 1)
+    _timer_reference({"fn": print, "warmup": a.get("warmup", 1), "device": a.get("device")})
+    return list(a["fns"])
 
 
 def _flops_reference(a):

@@ -4,7 +4,7 @@ import time
 import pytest
 import torch
 
-from attn_course.bench import attention_flops, best_time, in_fresh_process, median_time, peak_memory_mb, tflops
+from attn_course.bench import attention_flops, best_time, best_times, in_fresh_process, median_time, peak_memory_mb, tflops
 
 
 def test_best_time_is_the_fastest_of_the_timed_calls():
@@ -43,3 +43,23 @@ def test_in_fresh_process_returns_the_functions_number(tmp_path):
     script = tmp_path / "probe.py"
     script.write_text("import torch\n\ndef threads_times(k):\n    return torch.get_num_threads() * k\n")
     assert in_fresh_process(str(script), "threads_times", 2.5) == 2.5  # one thread, in a new process
+
+
+def test_best_times_takes_turns_and_keeps_each_ones_fastest():
+    order = []
+
+    def work(name, slow_call):
+        def fn():
+            order.append(name)
+            time.sleep(0.02 if order.count(name) == slow_call else 0.004)  # one slow call each, at different rounds
+        return fn
+
+    best = best_times({"a": work("a", 2), "b": work("b", 3)}, rounds=3, warmup=1)
+    assert order == ["a", "b"] + ["a", "b"] * 3  # the warm-ups first, then the rounds in turn
+    assert list(best) == ["a", "b"] and all(0.003 < t < 0.015 for t in best.values())
+    with pytest.raises(TypeError, match="fns: expected a dict"):
+        best_times([lambda: None])
+    with pytest.raises(TypeError, match=r"fns\['a'\]: expected a function"):
+        best_times({"a": 5})
+    with pytest.raises((TypeError, ValueError), match="rounds"):
+        best_times({"a": lambda: None}, rounds=0)
